@@ -1,0 +1,71 @@
+/*
+ * saver.h - the blob store's write side: dedup, compress, seal, pack, upload.
+ *
+ * saver_save() is called concurrently by worker threads, each with its own
+ * struct saver_ctx (zstd context, scratch buffers). A blob already in the
+ * index cache, or already saved in this run, is not stored again. New
+ * blobs go into one of two pack writers (data; tree+list metadata); a full
+ * pack is handed to the upload thread through a bounded queue, so memory
+ * stays at about (2 filling + queue + 1 uploading) packs.
+ *
+ * Write order (DESIGN.md inv. 4): a pack is stored, then an index file
+ * naming it, and only then its blobs count as indexed. Index files are
+ * written every `index_every_blobs` blobs or `index_every_seconds`, so an
+ * interrupted run leaves indexed packs that the next run reuses.
+ * Blobs saved in this run but not yet indexed are remembered in a hash set
+ * that is emptied as index files are written, so its size is bounded by
+ * the index interval, not by the size of the backup.
+ */
+#ifndef CAIRN_SAVER_H
+#define CAIRN_SAVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct repo;
+struct saver;
+struct saver_ctx;
+
+struct saver_opts {
+	uint64_t pack_size;		/* 0: the repository's */
+	int compression;		/* -1: the repository's */
+	size_t queue_packs;		/* full packs waiting for upload; 0: 2 */
+	size_t index_every_blobs;	/* 0: 100000 */
+	unsigned index_every_seconds;	/* 0: 300 */
+};
+
+struct saver_stats {
+	uint64_t blobs_added[4];	/* by blob type */
+	uint64_t raw_bytes_added;	/* plaintext bytes of new blobs */
+	uint64_t bytes_added;		/* stored bytes of new packs */
+	uint64_t packs_added;
+	uint64_t index_files_added;
+};
+
+int saver_new(struct repo *r, const struct saver_opts *o, struct saver **ret);
+/* Stops the upload thread. Packs not flushed are dropped (their blobs were
+ * never indexed, so nothing refers to them). */
+void saver_free(struct saver *s);
+
+/* Per-thread context. NULL on ENOMEM. */
+struct saver_ctx *saver_ctx_new(struct saver *s);
+void saver_ctx_free(struct saver_ctx *c);
+
+/* Saves a blob whose id the caller computed (repo_blob_id). *ret_added is
+ * 1 when it was new. Returns 0, or the first error of the run (an upload
+ * failure is reported by every later call). Thread-safe. */
+int saver_save(struct saver *s, struct saver_ctx *c, unsigned type, const void *data, size_t len,
+	       const uint8_t id[32], int *ret_added);
+
+/* Computes the id and saves; convenience for metadata blobs. */
+int saver_save_blob(struct saver *s, struct saver_ctx *c, unsigned type, const void *data,
+		    size_t len, uint8_t ret_id[32]);
+
+/* Stores the packs being filled, waits for every upload and writes the
+ * index file for them. After 0, everything saved so far is durable and
+ * indexed. */
+int saver_flush(struct saver *s);
+
+void saver_get_stats(struct saver *s, struct saver_stats *ret);
+
+#endif

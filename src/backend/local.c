@@ -1,0 +1,342 @@
+/*
+ * local.c - the local-directory backend.
+ *
+ * Objects are files under the repository folder at their names. A put
+ * writes "<name>.tmp-<random>", fsyncs it, renames it over the final name
+ * and fsyncs the folder, so a crash leaves either the old state or the new
+ * one plus at most a temporary file that list() ignores. Folders are
+ * created on demand (0700).
+ */
+#include "cairn/common.h"
+#include "cairn/backend.h"
+#include "cairn/crypto.h"
+#include "cairn/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct local {
+	char *root;
+};
+
+/* Joins root and name; NULL when too long. */
+static char *local_path(const struct local *l, const char *name)
+{
+	size_t n = strlen(l->root) + strlen(name) + 2;
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s/%s", l->root, name);
+	return p;
+}
+
+/* fsyncs a folder so a rename in it is durable. */
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return cairn_from_errno(errno);
+	int r = fsync(fd) < 0 ? cairn_from_errno(errno) : 0;
+	close(fd);
+	return r;
+}
+
+/* Creates every missing folder of path's parent. */
+static int mkdir_parents(char *path)
+{
+	for (char *s = strchr(path + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = 0;
+		int r = mkdir(path, 0700);
+		int e = errno;
+		*s = '/';
+		if (r < 0 && e != EEXIST)
+			return cairn_from_errno(e);
+	}
+	return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, p, len > (1u << 30) ? (1u << 30) : len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static int local_put(void *impl, const char *name, const void *data, size_t len)
+{
+	struct local *l = impl;
+	int ret = CAIRN_ENOMEM;
+	char *path = local_path(l, name);
+	char *tmp = NULL;
+	int fd = -1;
+	if (!path)
+		goto fail;
+	uint8_t rnd[8];
+	char rhex[17];
+	crypto_random(rnd, sizeof(rnd));
+	hex_encode(rnd, sizeof(rnd), rhex);
+	size_t tn = strlen(path) + 32;
+	tmp = malloc(tn);
+	if (!tmp)
+		goto fail;
+	snprintf(tmp, tn, "%s.tmp-%s", path, rhex);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ENOENT) {
+		ret = mkdir_parents(tmp);
+		if (ret < 0)
+			goto fail_errno;
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	}
+	if (fd < 0) {
+		ret = cairn_from_errno(errno);
+		goto fail_errno;
+	}
+	int e = write_all(fd, data, len);
+	if (e == 0 && fsync(fd) < 0)
+		e = -errno;
+	if (close(fd) < 0 && e == 0)
+		e = -errno;
+	fd = -1;
+	if (e < 0) {
+		ret = cairn_from_errno(-e);
+		log_error("cannot write %s: %s", path, strerror(-e));
+		goto fail_unlink;
+	}
+	if (rename(tmp, path) < 0) {
+		ret = cairn_from_errno(errno);
+		log_error("cannot rename %s: %s", tmp, strerror(errno));
+		goto fail_unlink;
+	}
+	char *slash = strrchr(path, '/');
+	*slash = 0;
+	ret = fsync_dir(path);
+	if (ret < 0)
+		log_error("cannot fsync folder %s: %s", path, cairn_strerror(ret));
+	free(tmp);
+	free(path);
+	return ret;
+
+fail_errno:
+	log_error("cannot create %s: %s", tmp, strerror(errno));
+	goto fail;
+fail_unlink:
+	unlink(tmp);
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(tmp);
+	free(path);
+	return ret;
+}
+
+static int local_get(void *impl, const char *name, uint64_t off, size_t len, struct buf *out)
+{
+	struct local *l = impl;
+	char *path = local_path(l, name);
+	if (!path)
+		return CAIRN_ENOMEM;
+	int ret = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = cairn_from_errno(errno);
+		if (ret != CAIRN_ENOTFOUND)
+			log_error("cannot open %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (len == 0) {
+		struct stat st;
+		if (fstat(fd, &st) < 0) {
+			ret = cairn_from_errno(errno);
+			log_error("cannot stat %s: %s", path, strerror(errno));
+			goto out;
+		}
+		if ((uint64_t)st.st_size < off) {
+			ret = CAIRN_ECORRUPT;
+			log_error("%s is shorter than expected", path);
+			goto out;
+		}
+		len = (size_t)((uint64_t)st.st_size - off);
+	}
+	ret = buf_reserve(out, len);
+	if (ret < 0)
+		goto out;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t r = pread(fd, out->data + out->len + done, len - done, (off_t)(off + done));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = cairn_from_errno(errno);
+			log_error("cannot read %s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (r == 0) {
+			ret = CAIRN_ECORRUPT;
+			log_error("%s is shorter than expected (wanted %zu bytes at offset %llu)", path,
+				  len, (unsigned long long)off);
+			goto out;
+		}
+		done += (size_t)r;
+	}
+	out->len += len;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return ret;
+}
+
+static int local_stat(void *impl, const char *name, uint64_t *ret_size)
+{
+	struct local *l = impl;
+	char *path = local_path(l, name);
+	if (!path)
+		return CAIRN_ENOMEM;
+	struct stat st;
+	int ret = 0;
+	if (stat(path, &st) < 0)
+		ret = cairn_from_errno(errno);
+	else if (ret_size)
+		*ret_size = (uint64_t)st.st_size;
+	free(path);
+	return ret;
+}
+
+/* Walks folder `rel` (relative to root, ending in '/') recursively. */
+static int local_walk(struct local *l, const char *rel, backend_list_fn fn, void *arg, int depth)
+{
+	char *dir = local_path(l, rel);
+	if (!dir)
+		return CAIRN_ENOMEM;
+	DIR *d = opendir(dir);
+	if (!d) {
+		int e = errno;
+		free(dir);
+		if (e == ENOENT)
+			return 0;
+		log_error("cannot list %s/%s: %s", l->root, rel, strerror(e));
+		return cairn_from_errno(e);
+	}
+	int ret = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || strstr(de->d_name, ".tmp-"))
+			continue;
+		char name[4096];
+		int n = snprintf(name, sizeof(name), "%s%s", rel, de->d_name);
+		if (n < 0 || (size_t)n >= sizeof(name) - 1)
+			continue;
+		struct stat st;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			if (depth >= 4)
+				continue;
+			name[n] = '/';
+			name[n + 1] = 0;
+			ret = local_walk(l, name, fn, arg, depth + 1);
+		} else if (S_ISREG(st.st_mode)) {
+			ret = fn(arg, name, (uint64_t)st.st_size);
+		}
+		if (ret)
+			break;
+	}
+	closedir(d);
+	free(dir);
+	return ret;
+}
+
+static int local_list(void *impl, const char *prefix, backend_list_fn fn, void *arg)
+{
+	return local_walk(impl, prefix, fn, arg, 0);
+}
+
+static int local_del(void *impl, const char *name)
+{
+	struct local *l = impl;
+	char *path = local_path(l, name);
+	if (!path)
+		return CAIRN_ENOMEM;
+	int ret = 0;
+	if (unlink(path) < 0) {
+		ret = cairn_from_errno(errno);
+		if (ret != CAIRN_ENOTFOUND)
+			log_error("cannot delete %s: %s", path, strerror(errno));
+	} else {
+		char *slash = strrchr(path, '/');
+		*slash = 0;
+		ret = fsync_dir(path);
+	}
+	free(path);
+	return ret;
+}
+
+static void local_free(void *impl)
+{
+	struct local *l = impl;
+	if (!l)
+		return;
+	free(l->root);
+	free(l);
+}
+
+static const struct backend_ops local_ops = {
+	.name = "local",
+	.features = BACKEND_F_LOCAL,
+	.put = local_put,
+	.get = local_get,
+	.stat = local_stat,
+	.list = local_list,
+	.del = local_del,
+	.free = local_free,
+};
+
+int backend_local_open(const char *root, int create, struct backend **ret)
+{
+	struct stat st;
+	if (stat(root, &st) < 0) {
+		if (errno != ENOENT || !create) {
+			log_error("no repository at %s: %s", root, strerror(errno));
+			return CAIRN_ENOREPO;
+		}
+		char *tmp = malloc(strlen(root) + 3);
+		if (!tmp)
+			return CAIRN_ENOMEM;
+		snprintf(tmp, strlen(root) + 3, "%s/x", root);
+		int e = mkdir_parents(tmp);
+		free(tmp);
+		if (e < 0) {
+			log_error("cannot create %s: %s", root, cairn_strerror(e));
+			return e;
+		}
+	} else if (!S_ISDIR(st.st_mode)) {
+		log_error("%s is not a folder", root);
+		return CAIRN_ENOREPO;
+	}
+	struct local *l = calloc(1, sizeof(*l));
+	struct backend *b = calloc(1, sizeof(*b));
+	if (!l || !b || !(l->root = strdup(root)) || !(b->location = strdup(root))) {
+		if (l)
+			free(l->root);
+		free(l);
+		free(b);
+		return CAIRN_ENOMEM;
+	}
+	size_t n = strlen(l->root);
+	while (n > 1 && l->root[n - 1] == '/')
+		l->root[--n] = 0;
+	b->ops = &local_ops;
+	b->impl = l;
+	*ret = b;
+	return 0;
+}

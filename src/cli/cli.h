@@ -1,0 +1,92 @@
+/*
+ * cli.h - shared pieces of the command-line front end: global options,
+ * password sources, opening the repository, output helpers. The CLI holds
+ * no engine logic: each command parses flags, calls the engine, prints.
+ */
+#ifndef CAIRN_CLI_H
+#define CAIRN_CLI_H
+
+#include <getopt.h>
+#include <stdint.h>
+
+#include "cairn/buf.h"
+
+struct repo;
+
+struct cli_global {
+	const char *repo;		/* -r / CAIRN_REPO */
+	const char *password_file;	/* --password-file / CAIRN_PASSWORD_FILE */
+	const char *password_command;	/* --password-command / CAIRN_PASSWORD_COMMAND */
+	const char *cache_dir;		/* --cache-dir / CAIRN_CACHE_DIR */
+	int json;
+	int quiet;
+	int verbose;
+};
+
+extern struct cli_global cli_g;
+
+/* Option table entries for the global options; commands append theirs. */
+#define CLI_GLOBAL_LONGOPTS                                               \
+	{ "repo", required_argument, NULL, 'r' },                         \
+	{ "password-file", required_argument, NULL, 0x1001 },             \
+	{ "password-command", required_argument, NULL, 0x1002 },          \
+	{ "cache-dir", required_argument, NULL, 0x1003 },                 \
+	{ "json", no_argument, NULL, 0x1004 },                            \
+	{ "quiet", no_argument, NULL, 'q' },                              \
+	{ "verbose", no_argument, NULL, 'v' },                            \
+	{ "help", no_argument, NULL, 'h' }
+
+#define CLI_GLOBAL_SHORTOPTS "r:qvh"
+
+#define CLI_GLOBAL_HELP                                                           \
+	"Global options:\n"                                                       \
+	"  -r, --repo LOCATION        repository (or CAIRN_REPO)\n"               \
+	"      --password-file FILE   read the password from FILE (or CAIRN_PASSWORD_FILE)\n" \
+	"      --password-command CMD run CMD and read the password from its output\n" \
+	"      --cache-dir DIR        local cache folder (or CAIRN_CACHE_DIR)\n"  \
+	"      --json                 print JSON instead of text\n"               \
+	"  -q, --quiet                print nothing but errors\n"                 \
+	"  -v, --verbose              print more\n"                               \
+	"  -h, --help                 show this help\n"
+
+/* Handles a global option. Returns 1 when c was one, 0 when not, and
+ * prints help and exits for -h (help text given). */
+int cli_global_opt(int c, const char *arg, const char *help);
+
+/* Prints "unknown option" style errors consistently and returns exit code 1. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Reads the password from the configured source. confirm: ask twice when
+ * prompting (init). Returns 0 or an error (logged). *ret is malloc'ed;
+ * free with cli_password_free. */
+int cli_password(int confirm, char **ret, size_t *ret_len);
+void cli_password_free(char *pw, size_t len);
+
+/* Opens the repository named by the global options. */
+int cli_open_repo(struct repo **ret);
+
+/* Parses "123", "4K", "4KiB", "16M", "1G" into bytes. */
+int cli_parse_size(const char *s, uint64_t *ret);
+
+/* Writes a buffer to stdout; returns 0 or an error. */
+int cli_write_stdout(const void *p, size_t n);
+
+/* Human-readable byte count ("1.50 GiB"). */
+void cli_fmt_bytes(uint64_t n, char *out, size_t cap);
+
+/* Process exit code for an engine error code. */
+int cli_exit(int err);
+
+struct json;
+struct snap_entry;
+/* Writes one snapshot as a JSON object (snapshots --json, cat snapshot). */
+void cli_snapshot_json(struct json *j, const struct snap_entry *e);
+
+int cmd_init(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_snapshots(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+int cmd_repair(int argc, char **argv);
+
+#endif

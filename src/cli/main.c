@@ -1,0 +1,63 @@
+/*
+ * main.c - cairn's entry point: picks the command and maps its result to
+ * the documented exit codes.
+ */
+#include "cairn/common.h"
+#include "cli.h"
+#include "cairn/crypto.h"
+#include "cairn/log.h"
+
+#include <signal.h>
+
+static const char usage[] =
+	"usage: cairn COMMAND [OPTIONS]\n"
+	"\n"
+	"cairn is a deduplicating, encrypted backup store.\n"
+	"\n"
+	"Commands:\n"
+	"  init        create a repository\n"
+	"  backup      back up standard input or a command's output\n"
+	"  snapshots   list snapshots\n"
+	"  dump        write a file of a snapshot to standard output\n"
+	"  cat         print repository objects (for debugging)\n"
+	"  repair      rebuild the index from the packs (repair index)\n"
+	"  version     print the version\n"
+	"\n"
+	"Run 'cairn COMMAND --help' for a command's options; see cairn(1).\n"
+	"Exit codes: 0 success, 1 error, 3 snapshot incomplete, 10 no repository,\n"
+	"11 repository locked, 12 wrong password.\n";
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{ "init", cmd_init },		{ "backup", cmd_backup }, { "snapshots", cmd_snapshots },
+	{ "dump", cmd_dump },		{ "cat", cmd_cat },	  { "repair", cmd_repair },
+};
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return 1;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("cairn %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (crypto_init() < 0)
+		return 1;
+	for (size_t i = 0; i < CAIRN_ARRAY_LEN(commands); i++)
+		if (strcmp(cmd, commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	log_error("unknown command '%s'; run 'cairn --help' for the list", cmd);
+	return 1;
+}

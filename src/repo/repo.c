@@ -1,0 +1,624 @@
+/*
+ * repo.c - opening and creating repositories, encrypted files, blob reads
+ * and the index cache's synchronisation.
+ */
+#include "cairn/common.h"
+#include "cairn/repo.h"
+#include "cairn/chunker.h"
+#include "cairn/compress.h"
+#include "cairn/indexfile.h"
+#include "cairn/keyfile.h"
+#include "cairn/log.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct repo {
+	struct backend *be;
+	struct repo_config cfg;
+	struct crypto_keys keys;
+	struct chunker *chunker;
+	struct index *ix;
+	char *cache_dir;	/* <cache>/<repo id> */
+};
+
+static const char *const file_dirs[] = { "index/", "snapshots/" };
+static const char *const file_ads[] = { "cairn-index", "cairn-snapshot" };
+
+struct backend *repo_backend(struct repo *r) { return r->be; }
+const struct repo_config *repo_config(const struct repo *r) { return &r->cfg; }
+const struct crypto_keys *repo_keys(const struct repo *r) { return &r->keys; }
+struct index *repo_index(struct repo *r) { return r->ix; }
+const struct chunker *repo_chunker(const struct repo *r) { return r->chunker; }
+const char *repo_cache_path(const struct repo *r) { return r->cache_dir; }
+
+void repo_blob_id(const struct repo *r, const void *data, size_t len, uint8_t ret_id[32])
+{
+	crypto_keyed_hash(r->keys.id, data, len, ret_id);
+}
+
+/* Host and user names recorded in key files. */
+static void who_am_i(char *host, size_t hcap, char *user, size_t ucap)
+{
+	if (gethostname(host, hcap) < 0)
+		snprintf(host, hcap, "unknown");
+	host[hcap - 1] = 0;
+	struct passwd *pw = getpwuid(getuid());
+	snprintf(user, ucap, "%s", pw && pw->pw_name ? pw->pw_name : "unknown");
+}
+
+int repo_init(const struct repo_init_opts *o)
+{
+	struct backend *be = NULL;
+	struct buf b = BUF_INIT;
+	struct crypto_keys keys;
+	struct repo_config cfg;
+	int e = backend_open(o->location, 1, &be);
+	if (e < 0)
+		return e;
+	e = backend_stat(be, "config", NULL);
+	if (e == 0) {
+		log_error("a repository already exists at %s; choose another location",
+			  be->location);
+		e = CAIRN_EEXIST;
+		goto out;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.version = REPO_FORMAT_VERSION;
+	crypto_random(cfg.id, sizeof(cfg.id));
+	cfg.created = (int64_t)time(NULL);
+	cfg.chunker = o->chunker;
+	if (!cfg.chunker.min)
+		cfg.chunker.min = REPO_DEFAULT_CHUNK_MIN;
+	if (!cfg.chunker.avg)
+		cfg.chunker.avg = REPO_DEFAULT_CHUNK_AVG;
+	if (!cfg.chunker.max)
+		cfg.chunker.max = REPO_DEFAULT_CHUNK_MAX;
+	e = chunker_params_check(&cfg.chunker);
+	if (e < 0)
+		goto out;
+	cfg.compression = o->compression < 0 ? REPO_DEFAULT_COMPRESSION : o->compression;
+	cfg.pack_size = o->pack_size ? o->pack_size : REPO_DEFAULT_PACK_SIZE;
+	if (cfg.compression > 19 || cfg.pack_size < (1u << 20) || cfg.pack_size > (1ull << 30)) {
+		log_error("compression must be 0..19 and pack size 1 MiB..1 GiB");
+		e = CAIRN_EINVAL;
+		goto out;
+	}
+	if (o->copy_keys)
+		keys = *o->copy_keys;
+	else
+		crypto_keys_generate(&keys);
+	char host[256], user[256];
+	who_am_i(host, sizeof(host), user, sizeof(user));
+	e = keyfile_create(&keys, o->password, o->password_len, host, user, &b);
+	if (e < 0)
+		goto out;
+	uint8_t kid[32];
+	char name[80], hex[65];
+	crypto_plain_hash(b.data, b.len, kid);
+	hex_encode(kid, 32, hex);
+	snprintf(name, sizeof(name), "keys/%s", hex);
+	/* Key before config: a repository without config is not a repository. */
+	e = backend_put(be, name, b.data, b.len);
+	if (e < 0)
+		goto out;
+	e = config_encode(&cfg, &b);
+	if (e < 0)
+		goto out;
+	e = backend_put(be, "config", b.data, b.len);
+out:
+	crypto_wipe(&keys, sizeof(keys));
+	buf_free(&b);
+	backend_free(be);
+	return e;
+}
+
+struct key_try {
+	struct repo *r;
+	const char *pass;
+	size_t passlen;
+	int found, tried, corrupt;
+};
+
+/* Tries one key file with the password; stops the listing on success. */
+static int try_key(void *arg, const char *name, uint64_t size)
+{
+	struct key_try *kt = arg;
+	struct buf b = BUF_INIT;
+	if (size > 65536)
+		return 0;
+	int e = backend_get(kt->r->be, name, 0, 0, &b);
+	if (e < 0) {
+		buf_free(&b);
+		return 0;
+	}
+	kt->tried++;
+	e = keyfile_open(b.data, b.len, kt->pass, kt->passlen, &kt->r->keys, NULL);
+	buf_free(&b);
+	if (e == 0) {
+		kt->found = 1;
+		return 1;
+	}
+	if (e == CAIRN_ECORRUPT || e == CAIRN_EUNSUPPORTED) {
+		log_warn("key file %s is malformed; skipping it", name);
+		kt->corrupt++;
+	}
+	return 0;
+}
+
+/* Picks and creates (0700) <cache>/<repo id>. */
+static int repo_cache_setup(struct repo *r, const char *cache_dir)
+{
+	char base[4096];
+	const char *env = getenv("CAIRN_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME");
+	if (cache_dir)
+		snprintf(base, sizeof(base), "%s", cache_dir);
+	else if (env && *env)
+		snprintf(base, sizeof(base), "%s", env);
+	else if (xdg && *xdg)
+		snprintf(base, sizeof(base), "%s/cairn", xdg);
+	else {
+		const char *home = getenv("HOME");
+		if (!home || !*home) {
+			struct passwd *pw = getpwuid(getuid());
+			home = pw ? pw->pw_dir : "/tmp";
+		}
+		snprintf(base, sizeof(base), "%s/.cache/cairn", home);
+	}
+	char hex[65];
+	hex_encode(r->cfg.id, 32, hex);
+	size_t n = strlen(base) + 70;
+	r->cache_dir = malloc(n);
+	if (!r->cache_dir)
+		return CAIRN_ENOMEM;
+	snprintf(r->cache_dir, n, "%s/%s", base, hex);
+	/* Create every level; the leaves are private. */
+	for (char *s = strchr(r->cache_dir + 1, '/');; s = strchr(s + 1, '/')) {
+		if (s)
+			*s = 0;
+		if (mkdir(r->cache_dir, 0700) < 0 && errno != EEXIST) {
+			log_error("cannot create cache folder %s: %s (set CAIRN_CACHE_DIR)",
+				  r->cache_dir, strerror(errno));
+			if (s)
+				*s = '/';
+			return cairn_from_errno(errno);
+		}
+		if (!s)
+			break;
+		*s = '/';
+	}
+	chmod(r->cache_dir, 0700);
+	return 0;
+}
+
+int repo_open(const struct repo_open_opts *o, struct repo **ret)
+{
+	struct repo *r = calloc(1, sizeof(*r));
+	struct buf b = BUF_INIT;
+	if (!r)
+		return CAIRN_ENOMEM;
+	int e = backend_open(o->location, 0, &r->be);
+	if (e < 0)
+		goto fail;
+	e = backend_get(r->be, "config", 0, 0, &b);
+	if (e == CAIRN_ENOTFOUND) {
+		log_error("no repository at %s (no config object); create one with 'cairn init'",
+			  r->be->location);
+		e = CAIRN_ENOREPO;
+		goto fail;
+	}
+	if (e < 0)
+		goto fail;
+	e = config_decode(b.data, b.len, &r->cfg);
+	if (e == CAIRN_EUNSUPPORTED) {
+		log_error("repository %s has a format this cairn does not know; upgrade cairn",
+			  r->be->location);
+		goto fail;
+	}
+	if (e < 0) {
+		log_error("the config object of %s is malformed", r->be->location);
+		goto fail;
+	}
+	struct key_try kt = { .r = r, .pass = o->password, .passlen = o->password_len };
+	e = backend_list(r->be, "keys/", try_key, &kt);
+	if (e < 0)
+		goto fail;
+	if (!kt.found) {
+		if (kt.tried == 0)
+			log_error("repository %s has no key files; it cannot be opened",
+				  r->be->location);
+		else
+			log_error("wrong password: no key of %s opens with it; check "
+				  "CAIRN_PASSWORD or the password file",
+				  r->be->location);
+		e = kt.tried ? CAIRN_EPASSWORD : CAIRN_ECORRUPT;
+		goto fail;
+	}
+	r->chunker = chunker_new(&r->cfg.chunker, r->keys.chunker);
+	if (!r->chunker) {
+		e = CAIRN_ENOMEM;
+		goto fail;
+	}
+	if (!o->no_index) {
+		e = repo_cache_setup(r, o->cache_dir);
+		if (e < 0)
+			goto fail;
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/index.db", r->cache_dir);
+		e = index_open(path, &r->ix);
+		if (e < 0)
+			goto fail;
+		e = repo_index_sync(r);
+		if (e < 0)
+			goto fail;
+	}
+	buf_free(&b);
+	*ret = r;
+	return 0;
+fail:
+	buf_free(&b);
+	repo_free(r);
+	return e;
+}
+
+void repo_free(struct repo *r)
+{
+	if (!r)
+		return;
+	index_free(r->ix);
+	chunker_free(r->chunker);
+	backend_free(r->be);
+	crypto_wipe(&r->keys, sizeof(r->keys));
+	free(r->cache_dir);
+	free(r);
+}
+
+void repo_file_name(enum repo_file kind, const uint8_t id[32], char *name, size_t cap)
+{
+	char hex[65];
+	hex_encode(id, 32, hex);
+	snprintf(name, cap, "%s%s", file_dirs[kind], hex);
+}
+
+int repo_file_save(struct repo *r, enum repo_file kind, const void *plain, size_t len,
+		   uint8_t ret_id[32])
+{
+	const char *ad = file_ads[kind];
+	uint8_t *sealed = malloc(len + CRYPTO_SEAL_OVERHEAD);
+	if (!sealed)
+		return CAIRN_ENOMEM;
+	int e = crypto_seal(r->keys.enc, ad, strlen(ad), plain, len, sealed);
+	if (e < 0)
+		goto out;
+	if (kind == REPO_FILE_SNAPSHOT)
+		crypto_keyed_hash(r->keys.id, plain, len, ret_id);
+	else
+		crypto_plain_hash(sealed, len + CRYPTO_SEAL_OVERHEAD, ret_id);
+	char name[96];
+	repo_file_name(kind, ret_id, name, sizeof(name));
+	e = backend_put(r->be, name, sealed, len + CRYPTO_SEAL_OVERHEAD);
+out:
+	free(sealed);
+	return e;
+}
+
+int repo_file_load(struct repo *r, enum repo_file kind, const uint8_t id[32], struct buf *out)
+{
+	char name[96];
+	struct buf sealed = BUF_INIT;
+	uint8_t check[32];
+	repo_file_name(kind, id, name, sizeof(name));
+	int e = backend_get(r->be, name, 0, 0, &sealed);
+	if (e == CAIRN_ENOTFOUND)
+		log_error("%s is missing from the repository", name);
+	if (e < 0)
+		goto out;
+	if (kind == REPO_FILE_INDEX) {
+		crypto_plain_hash(sealed.data, sealed.len, check);
+		if (memcmp(check, id, 32) != 0) {
+			log_error("%s is damaged: its hash does not match its name", name);
+			e = CAIRN_ECORRUPT;
+			goto out;
+		}
+	}
+	buf_reset(out);
+	e = CAIRN_ECORRUPT;
+	if (sealed.len < CRYPTO_SEAL_OVERHEAD ||
+	    buf_reserve(out, sealed.len - CRYPTO_SEAL_OVERHEAD) < 0 ||
+	    crypto_open(r->keys.enc, file_ads[kind], strlen(file_ads[kind]), sealed.data,
+			sealed.len, out->data) < 0) {
+		log_error("%s is damaged: it does not decrypt", name);
+		goto out;
+	}
+	out->len = sealed.len - CRYPTO_SEAL_OVERHEAD;
+	if (kind == REPO_FILE_SNAPSHOT) {
+		crypto_keyed_hash(r->keys.id, out->data, out->len, check);
+		if (memcmp(check, id, 32) != 0) {
+			log_error("%s is damaged: its content does not match its name", name);
+			goto out;
+		}
+	}
+	e = 0;
+out:
+	buf_free(&sealed);
+	return e;
+}
+
+struct file_list {
+	int (*fn)(void *arg, const uint8_t id[32]);
+	void *arg;
+	size_t skip;
+};
+
+/* Turns "<dir>/<hex>" names into ids. */
+static int file_list_cb(void *arg, const char *name, uint64_t size)
+{
+	struct file_list *fl = arg;
+	uint8_t id[32];
+	(void)size;
+	if (strlen(name) != fl->skip + 64 || hex_decode(name + fl->skip, id, 32) < 0)
+		return 0;
+	return fl->fn(fl->arg, id);
+}
+
+int repo_file_list(struct repo *r, enum repo_file kind,
+		   int (*fn)(void *arg, const uint8_t id[32]), void *arg)
+{
+	struct file_list fl = { fn, arg, strlen(file_dirs[kind]) };
+	return backend_list(r->be, file_dirs[kind], file_list_cb, &fl);
+}
+
+struct file_find {
+	const char *prefix;
+	size_t plen;
+	int found;
+	uint8_t id[32];
+};
+
+static int file_find_cb(void *arg, const uint8_t id[32])
+{
+	struct file_find *ff = arg;
+	char hex[65];
+	hex_encode(id, 32, hex);
+	if (strncmp(hex, ff->prefix, ff->plen) == 0) {
+		ff->found++;
+		memcpy(ff->id, id, 32);
+	}
+	return 0;
+}
+
+int repo_file_find(struct repo *r, enum repo_file kind, const char *prefix, uint8_t ret_id[32])
+{
+	char low[65];
+	size_t n = strlen(prefix);
+	if (n == 0 || n > 64)
+		return CAIRN_ENOTFOUND;
+	for (size_t i = 0; i <= n; i++)
+		low[i] = (char)((prefix[i] >= 'A' && prefix[i] <= 'F') ? prefix[i] + 32 : prefix[i]);
+	struct file_find ff = { .prefix = low, .plen = n };
+	int e = repo_file_list(r, kind, file_find_cb, &ff);
+	if (e < 0)
+		return e;
+	if (ff.found == 0)
+		return CAIRN_ENOTFOUND;
+	if (ff.found > 1)
+		return CAIRN_EAMBIGUOUS;
+	memcpy(ret_id, ff.id, 32);
+	return 0;
+}
+
+int repo_blob_decode(struct repo *r, struct decompressor *d, unsigned type, const uint8_t id[32],
+		     const uint8_t *sealed, size_t len, uint32_t raw_length, struct buf *out)
+{
+	struct buf payload = BUF_INIT;
+	unsigned flag;
+	uint8_t check[32];
+	int e = pack_blob_open(&r->keys, type, id, sealed, len, &flag, &payload);
+	if (e < 0)
+		goto out;
+	if (flag == PACK_BLOB_FLAG_ZSTD) {
+		buf_reset(out);
+		e = buf_reserve(out, raw_length);
+		if (e < 0)
+			goto out;
+		e = decompressor_run(d, payload.data, payload.len, out->data, raw_length);
+		if (e < 0)
+			goto out;
+		out->len = raw_length;
+		buf_free(&payload);
+	} else {
+		if (payload.len != raw_length) {
+			e = CAIRN_ECORRUPT;
+			goto out;
+		}
+		buf_free(out);
+		*out = payload;
+		buf_init(&payload);
+	}
+	repo_blob_id(r, out->data, out->len, check);
+	if (memcmp(check, id, 32) != 0)
+		e = CAIRN_ECORRUPT;
+out:
+	buf_free(&payload);
+	return e;
+}
+
+int repo_blob_load(struct repo *r, struct decompressor *d, unsigned type, const uint8_t id[32],
+		   struct buf *out)
+{
+	struct index_loc loc;
+	char hex[65], name[96];
+	hex_encode(id, 32, hex);
+	int e = index_lookup(r->ix, type, id, &loc);
+	if (e == CAIRN_ENOTFOUND) {
+		log_error("%s blob %s is not in the index; run 'cairn repair index' or "
+			  "'cairn check'",
+			  blob_type_name(type), hex);
+		return e;
+	}
+	if (e < 0)
+		return e;
+	pack_name(loc.pack_id, name, sizeof(name));
+	struct buf sealed = BUF_INIT;
+	e = backend_get(r->be, name, loc.offset, loc.length, &sealed);
+	if (e == CAIRN_ENOTFOUND)
+		log_error("pack %s holding %s blob %s is missing", name, blob_type_name(type), hex);
+	if (e < 0)
+		goto out;
+	e = repo_blob_decode(r, d, type, id, sealed.data, sealed.len, loc.raw_length, out);
+	if (e == CAIRN_ECORRUPT)
+		log_error("%s blob %s in pack %s is damaged (it does not decrypt or its "
+			  "content does not match its id); run 'cairn check --read-data'",
+			  blob_type_name(type), hex, name);
+out:
+	buf_free(&sealed);
+	return e;
+}
+
+int repo_pack_header(struct repo *r, const uint8_t pack_id[32], uint64_t pack_size,
+		     struct pack_entry **ret_entries, size_t *ret_n)
+{
+	char name[96];
+	struct buf tail = BUF_INIT;
+	pack_name(pack_id, name, sizeof(name));
+	size_t want = (size_t)CAIRN_MIN(pack_size, (uint64_t)64 << 10), need = 0;
+	int e = backend_get(r->be, name, pack_size - want, want, &tail);
+	if (e < 0)
+		goto out;
+	e = pack_header_decode(&r->keys, tail.data, tail.len, pack_size, &need, ret_entries,
+			       ret_n);
+	if (e == CAIRN_EINVAL) {
+		buf_reset(&tail);
+		e = backend_get(r->be, name, pack_size - need, need, &tail);
+		if (e < 0)
+			goto out;
+		e = pack_header_decode(&r->keys, tail.data, tail.len, pack_size, &need,
+				       ret_entries, ret_n);
+		if (e == CAIRN_EINVAL)
+			e = CAIRN_ECORRUPT;
+	}
+	if (e == CAIRN_ECORRUPT)
+		log_error("the header of pack %s is damaged", name);
+out:
+	buf_free(&tail);
+	return e;
+}
+
+struct sync_state {
+	struct repo *r;
+	int stale;
+	size_t loaded;
+	uint8_t (*missing)[32];	/* index files to load */
+	size_t n_missing, cap;
+};
+
+static int sync_list_cb(void *arg, const uint8_t id[32])
+{
+	struct sync_state *s = arg;
+	int has = index_has_file(s->r->ix, id);
+	if (has < 0)
+		return has;
+	if (has)
+		return 0;
+	if (s->n_missing == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		void *p = realloc(s->missing, cap * 32);
+		if (!p)
+			return CAIRN_ENOMEM;
+		s->missing = p;
+		s->cap = cap;
+	}
+	memcpy(s->missing[s->n_missing++], id, 32);
+	return 0;
+}
+
+/* A cached index file that the repository no longer has makes the cache stale. */
+static int sync_check_cb(void *arg, const uint8_t id[32])
+{
+	struct sync_state *s = arg;
+	char name[96];
+	repo_file_name(REPO_FILE_INDEX, id, name, sizeof(name));
+	int e = backend_stat(s->r->be, name, NULL);
+	if (e == CAIRN_ENOTFOUND) {
+		s->stale = 1;
+		return 1;
+	}
+	return e < 0 ? e : 0;
+}
+
+static int sync_pack_cb(void *arg, const uint8_t pack_id[32], uint64_t size,
+			const struct pack_entry *en, size_t n)
+{
+	struct sync_state *s = arg;
+	return index_add_pack(s->r->ix, pack_id, size, en, n);
+}
+
+/* Loads one index file into the cache inside the current transaction. */
+static int sync_load(struct sync_state *s, const uint8_t id[32])
+{
+	struct buf plain = BUF_INIT;
+	int e = repo_file_load(s->r, REPO_FILE_INDEX, id, &plain);
+	if (e < 0)
+		goto out;
+	e = indexfile_decode(plain.data, plain.len, sync_pack_cb, s);
+	if (e == CAIRN_ECORRUPT) {
+		char name[96];
+		repo_file_name(REPO_FILE_INDEX, id, name, sizeof(name));
+		log_error("%s is malformed; run 'cairn repair index'", name);
+	}
+	if (e < 0)
+		goto out;
+	e = index_add_file(s->r->ix, id);
+out:
+	buf_free(&plain);
+	return e;
+}
+
+int repo_index_sync(struct repo *r)
+{
+	struct sync_state s = { .r = r };
+	int e = index_foreach_file(r->ix, sync_check_cb, &s);
+	if (e < 0)
+		goto out;
+	e = index_begin(r->ix);
+	if (e < 0)
+		goto out;
+	if (s.stale) {
+		log_verbose("index cache is stale; rebuilding it from the index files");
+		e = index_clear(r->ix);
+		if (e < 0)
+			goto rollback;
+	}
+	e = repo_file_list(r, REPO_FILE_INDEX, sync_list_cb, &s);
+	if (e < 0)
+		goto rollback;
+	for (size_t i = 0; i < s.n_missing; i++) {
+		e = sync_load(&s, s.missing[i]);
+		if (e < 0)
+			goto rollback;
+	}
+	e = index_commit(r->ix);
+	goto out;
+rollback:
+	index_rollback(r->ix);
+out:
+	free(s.missing);
+	return e;
+}
+
+int repo_index_write(struct repo *r, const struct repo_index_pack *packs, size_t n,
+		     uint8_t ret_id[32])
+{
+	struct buf b = BUF_INIT;
+	indexfile_begin(&b, n);
+	for (size_t i = 0; i < n; i++)
+		indexfile_add_pack(&b, packs[i].id, packs[i].size, packs[i].entries, packs[i].n);
+	int e = buf_ok(&b);
+	if (e == 0)
+		e = repo_file_save(r, REPO_FILE_INDEX, b.data, b.len, ret_id);
+	buf_free(&b);
+	return e;
+}
