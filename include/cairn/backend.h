@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "cairn/buf.h"
 
@@ -27,9 +28,10 @@ typedef int (*backend_list_fn)(void *arg, const char *name, uint64_t size);
 struct backend_ops {
 	const char *name;	/* "local", "s3", "faulty" */
 	unsigned features;
-	/* Stores an object atomically: readers see all of it or nothing.
-	 * Overwrites an existing object. */
-	int (*put)(void *impl, const char *name, const void *data, size_t len);
+	/* Stores an object, the concatenation of n pieces, atomically:
+	 * readers see all of it or nothing. Overwrites an existing object.
+	 * Pieces let a pack be written in shuffled order without a copy. */
+	int (*put)(void *impl, const char *name, const struct iovec *iov, size_t n);
 	/* Reads len bytes at off (len 0: to the end) into out (appended).
 	 * CAIRN_ENOTFOUND when missing; CAIRN_EIO/ECORRUPT when the object is
 	 * shorter than asked. */
@@ -68,7 +70,23 @@ void backend_free(struct backend *b);
 
 static inline int backend_put(struct backend *b, const char *name, const void *data, size_t len)
 {
-	return b->ops->put(b->impl, name, data, len);
+	struct iovec v = { (void *)data, len };
+	return b->ops->put(b->impl, name, &v, 1);
+}
+
+static inline int backend_putv(struct backend *b, const char *name, const struct iovec *iov,
+			       size_t n)
+{
+	return b->ops->put(b->impl, name, iov, n);
+}
+
+/* Total length of n pieces. */
+static inline size_t backend_iov_len(const struct iovec *iov, size_t n)
+{
+	size_t t = 0;
+	for (size_t i = 0; i < n; i++)
+		t += iov[i].iov_len;
+	return t;
 }
 
 static inline int backend_get(struct backend *b, const char *name, uint64_t off, size_t len,

@@ -47,6 +47,10 @@ void crypto_keyed_hash(const uint8_t key[CRYPTO_KEY_LEN], const void *data, size
 /* out = SHA-256(data). */
 void crypto_plain_hash(const void *data, size_t len, uint8_t out[CRYPTO_ID_LEN]);
 
+struct iovec;
+/* out = SHA-256 of the concatenation of n pieces. */
+void crypto_plain_hash_iov(const struct iovec *iov, size_t n, uint8_t out[CRYPTO_ID_LEN]);
+
 /* Seals len bytes of pt into out, which must hold len + CRYPTO_SEAL_OVERHEAD
  * bytes. out may not overlap pt. Returns 0 (it cannot fail for valid sizes)
  * or CAIRN_EINVAL when len is too large. */

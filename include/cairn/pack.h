@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "cairn/buf.h"
 #include "cairn/crypto.h"
@@ -56,7 +57,9 @@ int pack_blob_open(const struct crypto_keys *keys, unsigned type, const uint8_t 
 
 struct pack_writer;
 
-struct pack_writer *pack_writer_new(void);
+/* expected: bytes to reserve up front (0: grow on demand). Reserving the
+ * pack size plus one blob avoids doubling a 16 MiB buffer to 32 MiB. */
+struct pack_writer *pack_writer_new(size_t expected);
 void pack_writer_free(struct pack_writer *pw);
 
 /* Adds a sealed blob (copied). Returns 0 or CAIRN_ENOMEM. */
@@ -64,6 +67,26 @@ int pack_writer_add(struct pack_writer *pw, unsigned type, const uint8_t id[32],
 		    const uint8_t *sealed, size_t len, uint32_t raw_length);
 size_t pack_writer_size(const struct pack_writer *pw);
 size_t pack_writer_count(const struct pack_writer *pw);
+
+/* A sealed pack ready to store: pieces that point into the writer (blobs
+ * in shuffled order) and into `trailer` (sealed header and its length). */
+struct pack_out {
+	struct iovec *iov;
+	size_t n_iov;
+	struct buf trailer;
+	uint64_t size;
+	uint8_t id[32];
+	struct pack_entry *entries;	/* in stored order */
+	size_t n;
+};
+
+/* Shuffles the blobs and seals the header without copying blobs. out is
+ * valid until the writer changes; pack_writer_reset() empties the writer
+ * afterwards. Returns 0, CAIRN_EINVAL when empty, or CAIRN_ENOMEM. */
+int pack_writer_seal(struct pack_writer *pw, const struct crypto_keys *keys, struct pack_out *out);
+/* Frees what out owns (not the entries when ret_entries took them). */
+void pack_out_free(struct pack_out *out);
+void pack_writer_reset(struct pack_writer *pw);
 
 /* Shuffles the blobs, appends the sealed header and returns the pack's
  * bytes in out (reset first), its id, and its entries in stored order

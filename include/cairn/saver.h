@@ -6,7 +6,8 @@
  * index cache, or already saved in this run, is not stored again. New
  * blobs go into one of two pack writers (data; tree+list metadata); a full
  * pack is handed to the upload thread through a bounded queue, so memory
- * stays at about (2 filling + queue + 1 uploading) packs.
+ * stays at about four packs: one filling, one queued, one being uploaded
+ * and its shuffled copy.
  *
  * Write order (DESIGN.md inv. 4): a pack is stored, then an index file
  * naming it, and only then its blobs count as indexed. Index files are
@@ -29,7 +30,7 @@ struct saver_ctx;
 struct saver_opts {
 	uint64_t pack_size;		/* 0: the repository's */
 	int compression;		/* -1: the repository's */
-	size_t queue_packs;		/* full packs waiting for upload; 0: 2 */
+	size_t queue_packs;		/* full packs waiting for upload; 0: 1 */
 	size_t index_every_blobs;	/* 0: 100000 */
 	unsigned index_every_seconds;	/* 0: 300 */
 };

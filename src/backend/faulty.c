@@ -28,9 +28,10 @@ static int matches(const char *prefix, const char *name)
 	return prefix[0] && strncmp(name, prefix, strlen(prefix)) == 0;
 }
 
-static int faulty_put(void *impl, const char *name, const void *data, size_t len)
+static int faulty_put(void *impl, const char *name, const struct iovec *iov, size_t n)
 {
 	struct faulty *f = impl;
+	size_t len = backend_iov_len(iov, n);
 	if (matches(f->fail_put, name)) {
 		log_error("cannot write %s: injected I/O error", name);
 		return CAIRN_EIO;
@@ -44,7 +45,7 @@ static int faulty_put(void *impl, const char *name, const void *data, size_t len
 		log_error("cannot write %s: no space left on device (injected)", name);
 		return CAIRN_ENOSPC;
 	}
-	return backend_put(f->inner, name, data, len);
+	return backend_putv(f->inner, name, iov, n);
 }
 
 static int faulty_get(void *impl, const char *name, uint64_t off, size_t len, struct buf *out)

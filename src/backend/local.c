@@ -57,22 +57,38 @@ static int mkdir_parents(char *path)
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
+/* Writes all pieces, IOV_MAX at a time, resuming after short writes. */
+static int write_all(int fd, const struct iovec *iov, size_t n)
 {
-	while (len > 0) {
-		ssize_t w = write(fd, p, len > (1u << 30) ? (1u << 30) : len);
+	struct iovec cur[64];
+	size_t i = 0, off = 0;	/* next piece and offset in it */
+	while (i < n) {
+		size_t k = 0;
+		for (size_t j = i; j < n && k < CAIRN_ARRAY_LEN(cur); j++, k++) {
+			cur[k] = iov[j];
+			if (j == i) {
+				cur[k].iov_base = (uint8_t *)cur[k].iov_base + off;
+				cur[k].iov_len -= off;
+			}
+		}
+		ssize_t w = writev(fd, cur, (int)k);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		p += w;
-		len -= (size_t)w;
+		size_t done = (size_t)w;
+		while (i < n && done >= iov[i].iov_len - off) {
+			done -= iov[i].iov_len - off;
+			off = 0;
+			i++;
+		}
+		off += done;
 	}
 	return 0;
 }
 
-static int local_put(void *impl, const char *name, const void *data, size_t len)
+static int local_put(void *impl, const char *name, const struct iovec *iov, size_t niov)
 {
 	struct local *l = impl;
 	int ret = CAIRN_ENOMEM;
@@ -101,7 +117,7 @@ static int local_put(void *impl, const char *name, const void *data, size_t len)
 		ret = cairn_from_errno(errno);
 		goto fail_errno;
 	}
-	int e = write_all(fd, data, len);
+	int e = write_all(fd, iov, niov);
 	if (e == 0 && fsync(fd) < 0)
 		e = -errno;
 	if (close(fd) < 0 && e == 0)

@@ -5,7 +5,8 @@
 #include "cairn/crypto.h"
 #include "cairn/log.h"
 
-#include <openssl/sha.h>
+#include <openssl/evp.h>
+#include <sys/uio.h>
 #include <sodium.h>
 
 /* Little-endian load, local so crypto.c depends on nothing but libsodium. */
@@ -42,7 +43,7 @@ void crypto_keyed_hash(const uint8_t key[CRYPTO_KEY_LEN], const void *data, size
 void crypto_plain_hash(const void *data, size_t len, uint8_t out[CRYPTO_ID_LEN])
 {
 	/* OpenSSL uses the CPU's SHA extensions; libsodium's SHA-256 does not. */
-	SHA256(data, len, out);
+	EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL);
 }
 
 /*
@@ -64,6 +65,18 @@ static void next_nonce(uint8_t out[CRYPTO_NONCE_LEN])
 	uint64_t c = nonce_ctr++ + get_u64le_local(out + 16);
 	for (int i = 0; i < 8; i++)
 		out[16 + i] = (uint8_t)(c >> (8 * i));
+}
+
+void crypto_plain_hash_iov(const struct iovec *iov, size_t n, uint8_t out[CRYPTO_ID_LEN])
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	/* Allocation failure of a few hundred bytes: abort rather than name a pack wrongly. */
+	if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		EVP_DigestUpdate(c, iov[i].iov_base, iov[i].iov_len);
+	EVP_DigestFinal_ex(c, out, NULL);
+	EVP_MD_CTX_free(c);
 }
 
 int crypto_seal(const uint8_t key[CRYPTO_KEY_LEN], const void *ad, size_t adlen,

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #define BATCH_BYTES (4u << 20)
-#define BATCH_RING 6
+#define BATCH_RING 4
 
 struct chunk_ref {
 	size_t off;

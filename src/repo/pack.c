@@ -82,9 +82,14 @@ int pack_blob_open(const struct crypto_keys *keys, unsigned type, const uint8_t 
 	return 0;
 }
 
-struct pack_writer *pack_writer_new(void)
+struct pack_writer *pack_writer_new(size_t expected)
 {
-	return calloc(1, sizeof(struct pack_writer));
+	struct pack_writer *pw = calloc(1, sizeof(struct pack_writer));
+	if (pw && expected && buf_reserve(&pw->data, expected) < 0) {
+		free(pw);
+		return NULL;
+	}
+	return pw;
 }
 
 void pack_writer_free(struct pack_writer *pw)
@@ -132,23 +137,22 @@ size_t pack_writer_count(const struct pack_writer *pw)
 	return pw->n;
 }
 
-int pack_writer_finish(struct pack_writer *pw, const struct crypto_keys *keys, struct buf *out,
-		       uint8_t ret_id[32], struct pack_entry **ret_entries, size_t *ret_n)
+int pack_writer_seal(struct pack_writer *pw, const struct crypto_keys *keys, struct pack_out *out)
 {
+	memset(out, 0, sizeof(*out));
 	if (pw->n == 0)
 		return CAIRN_EINVAL;
 	int ret = CAIRN_ENOMEM;
 	struct buf hdr = BUF_INIT;
-	uint64_t *rnd = NULL;
-	struct pack_entry *ents = malloc(pw->n * sizeof(*ents));
-	if (!ents)
+	uint64_t *rnd = malloc(pw->n * sizeof(*rnd));
+	out->entries = malloc(pw->n * sizeof(*out->entries));
+	out->iov = malloc((pw->n + 1) * sizeof(*out->iov));
+	if (!rnd || !out->entries || !out->iov)
 		goto fail;
 	/* Fisher-Yates over the entries: the stored order is random. One
 	 * random draw for the whole pack (64-bit values, so the modulo bias is
 	 * below 2^-40 for any pack size). */
-	rnd = malloc(pw->n * sizeof(*rnd));
-	if (!rnd)
-		goto fail;
+	struct pack_entry *ents = out->entries;
 	crypto_random(rnd, pw->n * sizeof(*rnd));
 	memcpy(ents, pw->entries, pw->n * sizeof(*ents));
 	for (size_t i = pw->n - 1; i > 0; i--) {
@@ -157,42 +161,78 @@ int pack_writer_finish(struct pack_writer *pw, const struct crypto_keys *keys, s
 		ents[i] = ents[j];
 		ents[j] = t;
 	}
-	buf_reset(out);
-	size_t hdr_plain = 4 + 10 + pw->n * (1 + 32 + 4 + 4);
-	if (buf_reserve(out, pw->data.len + hdr_plain + CRYPTO_SEAL_OVERHEAD + 4) < 0)
-		goto fail;
 	buf_put(&hdr, "CPH1", 4);
 	buf_put_varint(&hdr, pw->n);
+	uint64_t off = 0;
 	for (size_t i = 0; i < pw->n; i++) {
 		struct pack_entry *en = &ents[i];
-		buf_put(out, pw->data.data + en->offset, en->length);
-		en->offset = out->len - en->length;
+		out->iov[i].iov_base = pw->data.data + en->offset;
+		out->iov[i].iov_len = en->length;
+		en->offset = off;
+		off += en->length;
 		buf_put_u8(&hdr, en->type);
 		buf_put(&hdr, en->id, 32);
 		buf_put_u32le(&hdr, en->length);
 		buf_put_u32le(&hdr, en->raw_length);
 	}
-	if (buf_ok(&hdr) < 0 || buf_reserve(out, hdr.len + CRYPTO_SEAL_OVERHEAD + 4) < 0)
+	if (buf_ok(&hdr) < 0 || buf_reserve(&out->trailer, hdr.len + CRYPTO_SEAL_OVERHEAD + 4) < 0)
 		goto fail;
 	ret = crypto_seal(keys->enc, pack_ad, sizeof(pack_ad) - 1, hdr.data, hdr.len,
-			  out->data + out->len);
+			  out->trailer.data);
 	if (ret < 0)
 		goto fail;
-	out->len += hdr.len + CRYPTO_SEAL_OVERHEAD;
-	buf_put_u32le(out, (uint32_t)(hdr.len + CRYPTO_SEAL_OVERHEAD));
-	crypto_plain_hash(out->data, out->len, ret_id);
-	*ret_entries = ents;
-	*ret_n = pw->n;
-	pw->n = 0;
-	buf_reset(&pw->data);
+	out->trailer.len = hdr.len + CRYPTO_SEAL_OVERHEAD;
+	buf_put_u32le(&out->trailer, (uint32_t)(hdr.len + CRYPTO_SEAL_OVERHEAD));
+	out->iov[pw->n].iov_base = out->trailer.data;
+	out->iov[pw->n].iov_len = out->trailer.len;
+	out->n_iov = pw->n + 1;
+	out->n = pw->n;
+	out->size = off + out->trailer.len;
+	crypto_plain_hash_iov(out->iov, out->n_iov, out->id);
 	buf_free(&hdr);
 	free(rnd);
 	return 0;
 fail:
-	free(rnd);
-	free(ents);
 	buf_free(&hdr);
+	free(rnd);
+	pack_out_free(out);
 	return ret;
+}
+
+void pack_out_free(struct pack_out *out)
+{
+	free(out->iov);
+	free(out->entries);
+	buf_free(&out->trailer);
+	memset(out, 0, sizeof(*out));
+}
+
+void pack_writer_reset(struct pack_writer *pw)
+{
+	pw->n = 0;
+	buf_reset(&pw->data);
+}
+
+int pack_writer_finish(struct pack_writer *pw, const struct crypto_keys *keys, struct buf *out,
+		       uint8_t ret_id[32], struct pack_entry **ret_entries, size_t *ret_n)
+{
+	struct pack_out po;
+	int e = pack_writer_seal(pw, keys, &po);
+	if (e < 0)
+		return e;
+	buf_reset(out);
+	for (size_t i = 0; i < po.n_iov; i++)
+		buf_put(out, po.iov[i].iov_base, po.iov[i].iov_len);
+	e = buf_ok(out);
+	if (e == 0) {
+		memcpy(ret_id, po.id, 32);
+		*ret_entries = po.entries;
+		*ret_n = po.n;
+		po.entries = NULL;
+		pack_writer_reset(pw);
+	}
+	pack_out_free(&po);
+	return e;
 }
 
 int pack_header_decode(const struct crypto_keys *keys, const uint8_t *tail, size_t tail_len,

@@ -45,8 +45,8 @@ struct saver {
 	struct pack_writer **queue;
 	size_t q_cap, q_len, q_head;
 	int busy;			/* uploader is working on a pack */
-	struct pack_writer *spare[4];	/* emptied writers, reused so their
-					   buffers are not faulted in again */
+	struct pack_writer *spare[1];	/* an emptied writer, reused so its
+					   buffer is not faulted in again */
 	size_t n_spare;
 	int closing;
 	pthread_t thread;
@@ -56,7 +56,6 @@ struct saver {
 	struct repo_index_pack *pending;
 	size_t n_pending, cap_pending, pending_blobs;
 	time_t last_index;
-	struct buf packbuf;
 };
 
 /*
@@ -201,20 +200,24 @@ static int saver_write_index(struct saver *s)
 /* Finishes and stores one pack, then queues its entries for the index. */
 static int saver_store_pack(struct saver *s, struct pack_writer *pw)
 {
-	uint8_t id[32];
-	struct pack_entry *ents;
-	size_t n;
+	struct pack_out po;
 	char name[96];
-	int e = pack_writer_finish(pw, s->keys, &s->packbuf, id, &ents, &n);
+	int e = pack_writer_seal(pw, s->keys, &po);
 	if (e < 0)
 		return e;
-	pack_name(id, name, sizeof(name));
-	e = backend_put(repo_backend(s->repo), name, s->packbuf.data, s->packbuf.len);
+	pack_name(po.id, name, sizeof(name));
+	e = backend_putv(repo_backend(s->repo), name, po.iov, po.n_iov);
+	pack_writer_reset(pw);
 	if (e < 0) {
 		log_error("cannot store pack %s: %s", name, cairn_strerror(e));
-		free(ents);
+		pack_out_free(&po);
 		return e;
 	}
+	struct pack_entry *ents = po.entries;
+	size_t n = po.n;
+	uint64_t size = po.size;
+	po.entries = NULL;
+	pack_out_free(&po);
 	if (s->n_pending == s->cap_pending) {
 		size_t cap = s->cap_pending ? s->cap_pending * 2 : 16;
 		void *p = realloc(s->pending, cap * sizeof(*s->pending));
@@ -226,13 +229,13 @@ static int saver_store_pack(struct saver *s, struct pack_writer *pw)
 		s->cap_pending = cap;
 	}
 	struct repo_index_pack *ip = &s->pending[s->n_pending++];
-	memcpy(ip->id, id, 32);
-	ip->size = s->packbuf.len;
+	hex_decode(name + 8, ip->id, 32);
+	ip->size = size;
 	ip->entries = ents;
 	ip->n = n;
 	s->pending_blobs += n;
 	pthread_mutex_lock(&s->mu);
-	s->stats.bytes_added += s->packbuf.len;
+	s->stats.bytes_added += size;
 	s->stats.packs_added++;
 	pthread_mutex_unlock(&s->mu);
 	if (s->pending_blobs >= s->index_every_blobs ||
@@ -281,7 +284,7 @@ static struct pack_writer *saver_fresh_writer(struct saver *s)
 	if (s->n_spare)
 		pw = s->spare[--s->n_spare];
 	pthread_mutex_unlock(&s->q_mu);
-	return pw ? pw : pack_writer_new();
+	return pw ? pw : pack_writer_new(s->pack_size + (1u << 20));
 }
 
 /* Hands a full writer to the upload thread; blocks while the queue is full. */
@@ -307,7 +310,7 @@ int saver_new(struct repo *r, const struct saver_opts *o, struct saver **ret)
 	s->ix = repo_index(r);
 	s->pack_size = o && o->pack_size ? o->pack_size : cfg->pack_size;
 	s->compression = o && o->compression >= 0 ? o->compression : cfg->compression;
-	s->q_cap = o && o->queue_packs ? o->queue_packs : 2;
+	s->q_cap = o && o->queue_packs ? o->queue_packs : 1;
 	s->index_every_blobs = o && o->index_every_blobs ? o->index_every_blobs : 100000;
 	s->index_every_seconds = o && o->index_every_seconds ? o->index_every_seconds : 300;
 	s->last_index = time(NULL);
@@ -316,8 +319,8 @@ int saver_new(struct repo *r, const struct saver_opts *o, struct saver **ret)
 	pthread_mutex_init(&s->q_mu, NULL);
 	pthread_cond_init(&s->q_cond, NULL);
 	s->queue = calloc(s->q_cap, sizeof(*s->queue));
-	s->filling[0] = pack_writer_new();
-	s->filling[1] = pack_writer_new();
+	s->filling[0] = pack_writer_new(s->pack_size + (1u << 20));
+	s->filling[1] = pack_writer_new(0);
 	if (!s->queue || !s->filling[0] || !s->filling[1] ||
 	    pthread_create(&s->thread, NULL, saver_thread, s) != 0) {
 		saver_free(s);
@@ -350,7 +353,6 @@ void saver_free(struct saver *s)
 		free(s->pending[i].entries);
 	free(s->pending);
 	free(s->pend.slots);
-	buf_free(&s->packbuf);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->pack_mu);
 	pthread_mutex_destroy(&s->q_mu);
