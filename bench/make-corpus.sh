@@ -100,11 +100,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-new_tmp() {
-    local d
-    d=$(mktemp -d "${TMPDIR:-/tmp}/cairn-corpus-$1.XXXXXX")
-    TMPDIRS+=("$d")
-    echo "$d"
+NEW_TMP=""
+new_tmp() { # NAME -> NEW_TMP (not via $(...): the list must live in this shell)
+    NEW_TMP=$(mktemp -d "${TMPDIR:-/tmp}/cairn-corpus-$1.XXXXXX")
+    TMPDIRS+=("$NEW_TMP")
 }
 
 free_port() {
@@ -193,7 +192,8 @@ build_pg() {
         die "PostgreSQL binaries not found (set PGBIN; apt-get install -y postgresql)"
 
     local tmp port sock pglog="$OUT/logs/pg"
-    tmp=$(new_tmp pg)
+    new_tmp pg
+    tmp=$NEW_TMP
     chmod 755 "$tmp"
     mkdir -p "$tmp/data" "$tmp/sock" "$tmp/dumps" "$pglog"
     if [[ $EUID -eq 0 ]]; then chown postgres: "$tmp/data" "$tmp/sock"; fi
@@ -226,8 +226,9 @@ build_pg() {
     # Newer pg_dump releases write a random "\restrict KEY" line at the top and
     # bottom of every plain dump; pin it (per hour, derived from the seed) so
     # the corpus stays reproducible while still differing between dumps.
-    local has_restrict=0
-    "$PGBIN/pg_dump" --help 2>/dev/null | grep -q -- '--restrict-key' && has_restrict=1
+    local has_restrict=0 dump_help
+    dump_help=$("$PGBIN/pg_dump" --help 2>/dev/null || true)
+    if [[ $dump_help == *--restrict-key* ]]; then has_restrict=1; fi
     pgdump() { # HOUR
         local -a extra=()
         if [[ $has_restrict == 1 ]]; then
@@ -284,7 +285,8 @@ build_redis() {
     need redis-cli "apt-get install -y redis-tools"
 
     local tmp port rlog="$OUT/logs/redis" i
-    tmp=$(new_tmp redis)
+    new_tmp redis
+    tmp=$NEW_TMP
     mkdir -p "$rlog"
     port=$(free_port)
     log "redis: starting on 127.0.0.1:$port"

@@ -417,9 +417,9 @@ fs_type=$(df -T "$WORK" | awk 'NR == 2 { print $2 }')
 git_rev=$(git -C "$HERE/.." describe --always --dirty 2>/dev/null || echo "no commit")
 tool_version() {
     case $1 in
-    cairn) { "$CAIRN_BIN" --version 2>/dev/null || "$CAIRN_BIN" version 2>/dev/null || echo "unknown"; } | head -n 1 ;;
-    restic) restic version | head -n 1 ;;
-    borg) borg --version | head -n 1 ;;
+    cairn) { "$CAIRN_BIN" --version 2>/dev/null || "$CAIRN_BIN" version 2>/dev/null || echo "unknown"; } | head -n 1 || true ;;
+    restic) restic version | head -n 1 || true ;;
+    borg) borg --version | head -n 1 || true ;;
     esac
 }
 
