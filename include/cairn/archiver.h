@@ -1,13 +1,16 @@
 /*
- * archiver.h - turning inputs into snapshots.
+ * archiver.h - storing file contents and trees.
  *
  * Data path (DESIGN.md): read -> chunk (FastCDC) -> id -> seen? ->
  * compress -> seal -> pack -> upload -> index -> tree -> snapshot.
- * The reading thread cuts the input into batches of whole chunks (about
- * 4 MiB each); worker threads hash and save each batch's chunks; a
- * collector thread takes the batches back in order and appends their refs
- * to the file's chunk list (idlist.h). Memory is bounded by the batches in
- * flight and the saver's packs.
+ * The calling thread reads files into batches of about 4 MiB and cuts
+ * them into chunks (a batch may hold chunks of many small files); worker
+ * threads hash and save each batch's chunks; the calling thread takes
+ * batches back in order and appends each file's refs to its chunk list
+ * (idlist.h). When a file's last chunk has been collected, the `done`
+ * callback reports its content. So many small files are in flight at
+ * once, and memory is bounded by the batches in flight plus the saver's
+ * packs.
  */
 #ifndef CAIRN_ARCHIVER_H
 #define CAIRN_ARCHIVER_H
@@ -19,21 +22,42 @@
 #include "cairn/tree.h"
 
 struct repo;
-struct saver;
-struct saver_ctx;
 
 struct archiver;
 
+/* A file's content is stored: err is 0, or the error that stopped reading
+ * it (the file is then not usable). refs (malloc'ed) pass to the callee. */
+typedef void (*archiver_done_fn)(void *arg, uint64_t cookie, int err, uint32_t depth,
+				 struct content_ref *refs, size_t n, uint64_t size);
+
 struct archiver_opts {
-	unsigned threads;	/* workers; 0: number of CPUs */
+	unsigned threads;		/* workers; 0: number of CPUs */
+	archiver_done_fn done;		/* file completion (add_file); may be NULL */
+	void *done_arg;
 };
 
 int archiver_new(struct repo *r, const struct archiver_opts *o, struct archiver **ret);
 void archiver_free(struct archiver *a);
 
-/* Reads fd to its end and stores its content. Fills the node's size,
- * content_depth, content, n_content. *ret_read is the byte count.
- * Returns 0 or the first error (reading: CAIRN_EIO, logged naming `what`). */
+/* Replaces the done callback (before any file is queued). */
+void archiver_set_done(struct archiver *a, archiver_done_fn done, void *arg);
+
+/* Queues a file's content: reads fd to its end (holes of a sparse file
+ * become hole refs when sparse is set). `done` fires later, from a call to
+ * add_file, poll or drain, with the cookie. A read error is reported to
+ * `done` (and logged naming `what`), not returned. Returns 0, or a storage
+ * error that ends the backup. */
+int archiver_add_file(struct archiver *a, int fd, const char *what, uint64_t cookie, int sparse);
+
+/* Collects finished batches without waiting. */
+int archiver_poll(struct archiver *a);
+
+/* Submits the partial batch and waits until every queued file is done. */
+int archiver_drain(struct archiver *a);
+
+/* Reads fd to its end and stores it, waiting for the result: fills the
+ * node's size, content_depth, content, n_content. Must not be mixed with
+ * files queued by add_file that are still in flight. */
 int archiver_store_fd(struct archiver *a, int fd, const char *what, struct node *node);
 
 /* Saves a tree blob; returns its id. */
@@ -45,7 +69,5 @@ int archiver_commit(struct archiver *a, struct snapshot *sn, uint8_t ret_id[32])
 
 /* Bytes stored so far (packs written), blobs added. */
 uint64_t archiver_bytes_added(struct archiver *a);
-uint64_t archiver_data_blobs_added(struct archiver *a);
-uint64_t archiver_tree_blobs_added(struct archiver *a);
 
 #endif

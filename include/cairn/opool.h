@@ -39,4 +39,8 @@ void opool_close(struct opool *p);
  * with nothing in flight unless another thread submits. */
 int opool_collect(struct opool *p, void **ret_item, int *ret_err);
 
+/* Like opool_collect but never waits: 1 with the oldest item when it is
+ * done, 0 when nothing is ready. */
+int opool_try_collect(struct opool *p, void **ret_item, int *ret_err);
+
 #endif

@@ -172,3 +172,19 @@ int opool_collect(struct opool *p, void **ret_item, int *ret_err)
 	pthread_mutex_unlock(&p->mu);
 	return 1;
 }
+
+int opool_try_collect(struct opool *p, void **ret_item, int *ret_err)
+{
+	pthread_mutex_lock(&p->mu);
+	if (p->head == p->tail || p->slots[p->head % p->cap].state != 3) {
+		pthread_mutex_unlock(&p->mu);
+		return 0;
+	}
+	struct slot *s = &p->slots[p->head++ % p->cap];
+	*ret_item = s->item;
+	*ret_err = s->err;
+	s->state = 0;
+	pthread_cond_signal(&p->space);
+	pthread_mutex_unlock(&p->mu);
+	return 1;
+}

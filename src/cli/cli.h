@@ -74,6 +74,9 @@ int cli_write_stdout(const void *p, size_t n);
 /* Human-readable byte count ("1.50 GiB"). */
 void cli_fmt_bytes(uint64_t n, char *out, size_t cap);
 
+/* qsort comparator for an array of C strings, bytewise. */
+int cli_strcmp_ptr(const void *a, const void *b);
+
 /* Process exit code for an engine error code. */
 int cli_exit(int err);
 

@@ -303,3 +303,8 @@ int cli_exit(int err)
 {
 	return cairn_exit_code(err);
 }
+
+int cli_strcmp_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}

@@ -1,9 +1,12 @@
 /*
  * archiver.c - the backup pipeline (see archiver.h).
  *
- * The calling thread reads and cuts; it also collects finished batches in
- * order and appends their chunk refs to the file's idlist, so no separate
- * collector thread is needed: it collects whenever it needs a free batch.
+ * A batch is a buffer of file bytes plus records, in file order: a data
+ * chunk (offset, length), a hole (length only), or the end of a file.
+ * Chunks never span files. The uncut tail of a file at the end of a full
+ * batch moves to the start of the next batch. The calling thread reads,
+ * cuts and collects; it collects whenever it needs a free batch, so no
+ * collector thread is needed.
  */
 #include "cairn/common.h"
 #include "cairn/archiver.h"
@@ -22,17 +25,21 @@
 #define BATCH_BYTES (4u << 20)
 #define BATCH_RING 4
 
-struct chunk_ref {
-	size_t off;
-	uint32_t len;
-	uint8_t id[32];
+enum { REC_DATA, REC_HOLE, REC_END };
+
+struct rec {
+	uint8_t kind;
+	int err;		/* REC_END: read error of the file, or 0 */
+	uint64_t cookie;	/* REC_END */
+	size_t off;		/* REC_DATA: offset in the batch */
+	uint64_t len;		/* REC_DATA, REC_HOLE: bytes */
+	uint8_t id[32];		/* REC_DATA: filled by a worker */
 };
 
-/* Whole chunks cut from one stretch of input. */
 struct batch {
 	uint8_t *data;
 	size_t len, cap;
-	struct chunk_ref *chunks;
+	struct rec *recs;
 	size_t n, ncap;
 };
 
@@ -47,14 +54,21 @@ struct archiver {
 	struct saver *saver;
 	size_t nworkers;
 	struct worker_ctx *workers;
-	struct saver_ctx *meta_ctx;	/* for tree and list blobs, calling thread */
+	struct saver_ctx *meta_ctx;	/* tree and list blobs, calling thread */
 	struct opool *pool;
 	struct batch batches[BATCH_RING];
 	struct batch *free_list[BATCH_RING];
 	size_t n_free;
-	uint8_t *carry;			/* uncut tail of the previous batch */
-	size_t carry_len;
+	struct batch *cur;		/* being filled, not yet submitted */
+	archiver_done_fn done;
+	void *done_arg;
+	struct idlist_writer *w;	/* chunk list of the file being collected */
+	uint64_t collected_bytes;	/* of that file */
+	int fatal;			/* first storage error */
 	int64_t start_ns;
+	/* archiver_store_fd's result */
+	struct node *sync_node;
+	int sync_err;
 };
 
 static int64_t now_ns(void)
@@ -64,16 +78,18 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Worker: hash and save every chunk of a batch. */
+/* Worker: hash and save every data chunk of a batch. */
 static int batch_save(void *ctx, void *item)
 {
 	struct worker_ctx *w = ctx;
 	struct batch *b = item;
 	for (size_t i = 0; i < b->n; i++) {
-		struct chunk_ref *c = &b->chunks[i];
-		repo_blob_id(w->a->repo, b->data + c->off, c->len, c->id);
-		int e = saver_save(w->a->saver, w->sc, BLOB_DATA, b->data + c->off, c->len, c->id,
-				   NULL);
+		struct rec *r = &b->recs[i];
+		if (r->kind != REC_DATA)
+			continue;
+		repo_blob_id(w->a->repo, b->data + r->off, (size_t)r->len, r->id);
+		int e = saver_save(w->a->saver, w->sc, BLOB_DATA, b->data + r->off, (size_t)r->len,
+				   r->id, NULL);
 		if (e < 0)
 			return e;
 	}
@@ -89,6 +105,10 @@ int archiver_new(struct repo *r, const struct archiver_opts *o, struct archiver 
 	a->repo = r;
 	a->chunker = repo_chunker(r);
 	a->start_ns = now_ns();
+	if (o) {
+		a->done = o->done;
+		a->done_arg = o->done_arg;
+	}
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	a->nworkers = o && o->threads ? o->threads : (ncpu > 0 ? (size_t)ncpu : 2);
 	if (a->nworkers > 64)
@@ -99,11 +119,10 @@ int archiver_new(struct repo *r, const struct archiver_opts *o, struct archiver 
 		goto fail;
 	e = CAIRN_ENOMEM;
 	size_t bcap = BATCH_BYTES + chunker_params(a->chunker)->max;
-	a->carry = malloc(chunker_params(a->chunker)->max);
 	a->workers = calloc(a->nworkers, sizeof(*a->workers));
 	ctxp = calloc(a->nworkers, sizeof(void *));
 	a->meta_ctx = saver_ctx_new(a->saver);
-	if (!a->carry || !a->workers || !ctxp || !a->meta_ctx)
+	if (!a->workers || !ctxp || !a->meta_ctx)
 		goto fail;
 	for (size_t i = 0; i < a->nworkers; i++) {
 		a->workers[i].a = a;
@@ -136,18 +155,25 @@ void archiver_free(struct archiver *a)
 {
 	if (!a)
 		return;
+	/* collect what is in flight so the workers stop touching batches */
+	if (a->pool) {
+		void *item;
+		int err;
+		while (opool_in_flight(a->pool) > 0)
+			opool_collect(a->pool, &item, &err);
+	}
 	opool_free(a->pool);
 	for (size_t i = 0; i < BATCH_RING; i++) {
 		free(a->batches[i].data);
-		free(a->batches[i].chunks);
+		free(a->batches[i].recs);
 	}
 	if (a->workers)
 		for (size_t i = 0; i < a->nworkers; i++)
 			saver_ctx_free(a->workers[i].sc);
 	free(a->workers);
+	idlist_writer_free(a->w);
 	saver_ctx_free(a->meta_ctx);
 	saver_free(a->saver);
-	free(a->carry);
 	free(a);
 }
 
@@ -158,100 +184,298 @@ static int save_list_blob(void *arg, const void *data, size_t len, uint8_t ret_i
 	return saver_save_blob(a->saver, a->meta_ctx, BLOB_LIST, data, len, ret_id);
 }
 
-/* Takes the oldest batch back, appends its refs, and returns it to the free list. */
-static int collect_one(struct archiver *a, struct idlist_writer *w, int *first_err)
+/* Applies one collected record to the file being collected. */
+static int collect_rec(struct archiver *a, const struct rec *r)
+{
+	static const uint8_t zero[32];
+	int e = 0;
+	if (!a->w) {
+		a->w = idlist_writer_new(save_list_blob, a);
+		a->collected_bytes = 0;
+		if (!a->w)
+			return CAIRN_ENOMEM;
+	}
+	if (r->kind == REC_DATA || r->kind == REC_HOLE) {
+		a->collected_bytes += r->len;
+		return idlist_writer_add(a->w, r->kind == REC_DATA ? r->id : zero, r->len);
+	}
+	uint32_t depth = 0;
+	struct content_ref *refs = NULL;
+	size_t n = 0;
+	int ferr = r->err;
+	if (!ferr) {
+		e = idlist_writer_finish(a->w, &depth, &refs, &n);
+		a->w = NULL;
+		if (e < 0)
+			return e;
+	} else {
+		idlist_writer_free(a->w);
+		a->w = NULL;
+	}
+	if (a->done)
+		a->done(a->done_arg, r->cookie, ferr, depth, refs, n, a->collected_bytes);
+	else
+		free(refs);
+	return 0;
+}
+
+/* Takes one finished batch back (waiting when `wait`), applies its records
+ * and returns it to the free list. Returns 1 when a batch was collected. */
+static int collect_one(struct archiver *a, int wait)
 {
 	void *item;
 	int err;
-	if (!opool_collect(a->pool, &item, &err))
+	int got = wait ? opool_collect(a->pool, &item, &err) : opool_try_collect(a->pool, &item, &err);
+	if (!got)
 		return 0;
 	struct batch *b = item;
-	if (err < 0 && !*first_err)
-		*first_err = err;
-	for (size_t i = 0; !*first_err && i < b->n; i++) {
-		int e = idlist_writer_add(w, b->chunks[i].id, b->chunks[i].len);
+	if (err < 0 && !a->fatal)
+		a->fatal = err;
+	for (size_t i = 0; i < b->n && !a->fatal; i++) {
+		int e = collect_rec(a, &b->recs[i]);
 		if (e < 0)
-			*first_err = e;
+			a->fatal = e;
 	}
+	b->n = 0;
+	b->len = 0;
 	a->free_list[a->n_free++] = b;
 	return 1;
 }
 
-/* Cuts the batch into chunks; leaves the uncut tail in carry. */
-static int batch_cut(struct archiver *a, struct batch *b, int eof)
+/* The batch being filled; takes a free one (collecting if needed). */
+static struct batch *cur_batch(struct archiver *a)
 {
-	size_t pos = 0;
-	b->n = 0;
-	while (pos < b->len) {
-		size_t cut = chunker_cut(a->chunker, b->data + pos, b->len - pos, eof);
-		if (cut == 0)
-			break;
-		if (b->n == b->ncap) {
-			size_t nc = b->ncap ? b->ncap * 2 : 1024;
-			struct chunk_ref *p = realloc(b->chunks, nc * sizeof(*p));
-			if (!p)
-				return CAIRN_ENOMEM;
-			b->chunks = p;
-			b->ncap = nc;
-		}
-		b->chunks[b->n].off = pos;
-		b->chunks[b->n].len = (uint32_t)cut;
-		b->n++;
-		pos += cut;
+	if (!a->cur) {
+		while (a->n_free == 0)
+			collect_one(a, 1);
+		a->cur = a->free_list[--a->n_free];
+		a->cur->len = 0;
+		a->cur->n = 0;
 	}
-	a->carry_len = b->len - pos;
-	memcpy(a->carry, b->data + pos, a->carry_len);
+	return a->cur;
+}
+
+static struct rec *add_rec(struct batch *b, int kind)
+{
+	if (b->n == b->ncap) {
+		size_t nc = b->ncap ? b->ncap * 2 : 1024;
+		struct rec *p = realloc(b->recs, nc * sizeof(*p));
+		if (!p)
+			return NULL;
+		b->recs = p;
+		b->ncap = nc;
+	}
+	struct rec *r = &b->recs[b->n++];
+	memset(r, 0, sizeof(*r));
+	r->kind = (uint8_t)kind;
+	return r;
+}
+
+/* Submits the current batch, moving bytes [keep, len) to a fresh one.
+ * Returns the new position of `keep` (0). */
+static int rotate(struct archiver *a, size_t keep)
+{
+	struct batch *old = a->cur;
+	size_t tail = old->len - keep;
+	a->cur = NULL;
+	/* take the next batch before submitting, so the tail can be copied */
+	while (a->n_free == 0)
+		collect_one(a, 1);
+	struct batch *nb = a->free_list[--a->n_free];
+	nb->n = 0;
+	memcpy(nb->data, old->data + keep, tail);
+	nb->len = tail;
+	old->len = keep;
+	if (old->n > 0)
+		opool_submit(a->pool, old);
+	else
+		a->free_list[a->n_free++] = old;
+	a->cur = nb;
+	return a->fatal;
+}
+
+/* Cuts [*start, len) of the current batch into chunks; eof: the data ends at len. */
+static int cut_chunks(struct archiver *a, size_t *start, int eof)
+{
+	struct batch *b = a->cur;
+	while (*start < b->len) {
+		size_t c = chunker_cut(a->chunker, b->data + *start, b->len - *start, eof);
+		if (c == 0)
+			break;
+		struct rec *r = add_rec(b, REC_DATA);
+		if (!r)
+			return CAIRN_ENOMEM;
+		r->off = *start;
+		r->len = c;
+		*start += c;
+	}
 	return 0;
+}
+
+/* Reads up to `limit` bytes (UINT64_MAX: to EOF) of fd into batches,
+ * cutting chunks; the last chunk ends where the region ends. */
+static int read_region(struct archiver *a, int fd, const char *what, uint64_t limit, int *ret_err)
+{
+	struct batch *b = cur_batch(a);
+	size_t start = b->len;
+	uint64_t done = 0;
+	for (;;) {
+		b = a->cur;
+		if (b->len >= BATCH_BYTES) {
+			int e = rotate(a, start);
+			if (e < 0)
+				return e;
+			start = 0;
+			b = a->cur;
+		}
+		size_t want = BATCH_BYTES - b->len;
+		if (limit != UINT64_MAX && want > limit - done)
+			want = (size_t)(limit - done);
+		ssize_t r = want ? read(fd, b->data + b->len, want) : 0;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("cannot read %s: %s", what, strerror(errno));
+			*ret_err = cairn_from_errno(errno);
+			b->len = start;	/* drop the uncut tail */
+			return 0;
+		}
+		b->len += (size_t)r;
+		done += (uint64_t)r;
+		int eof = r == 0 || (limit != UINT64_MAX && done == limit);
+		int e = cut_chunks(a, &start, eof);
+		if (e < 0)
+			return e;
+		if (eof)
+			return a->fatal;
+	}
+}
+
+/* Appends a hole record. */
+static int add_hole(struct archiver *a, uint64_t len)
+{
+	struct rec *r = add_rec(cur_batch(a), REC_HOLE);
+	if (!r)
+		return CAIRN_ENOMEM;
+	r->len = len;
+	return 0;
+}
+
+/* Sparse reading: data regions from SEEK_DATA/SEEK_HOLE, holes as records. */
+static int read_sparse(struct archiver *a, int fd, const char *what, int *ret_err)
+{
+	off_t pos = 0, end = lseek(fd, 0, SEEK_END);
+	if (end < 0)
+		return read_region(a, fd, what, UINT64_MAX, ret_err);
+	while (pos < end && !*ret_err) {
+		off_t data = lseek(fd, pos, SEEK_DATA);
+		if (data < 0)
+			data = end;	/* ENXIO: only a hole remains */
+		if (data > pos) {
+			int e = add_hole(a, (uint64_t)(data - pos));
+			if (e < 0)
+				return e;
+			pos = data;
+			if (pos >= end)
+				break;
+		}
+		off_t hole = lseek(fd, pos, SEEK_HOLE);
+		if (hole < 0 || hole > end)
+			hole = end;
+		if (lseek(fd, pos, SEEK_SET) < 0) {
+			*ret_err = cairn_from_errno(errno);
+			log_error("cannot seek in %s: %s", what, strerror(errno));
+			break;
+		}
+		int e = read_region(a, fd, what, (uint64_t)(hole - pos), ret_err);
+		if (e < 0)
+			return e;
+		pos = hole;
+	}
+	return 0;
+}
+
+int archiver_add_file(struct archiver *a, int fd, const char *what, uint64_t cookie, int sparse)
+{
+	if (a->fatal)
+		return a->fatal;
+	int ferr = 0;
+	int e = sparse ? read_sparse(a, fd, what, &ferr) : read_region(a, fd, what, UINT64_MAX, &ferr);
+	if (e < 0)
+		return a->fatal ? a->fatal : e;
+	struct rec *r = add_rec(cur_batch(a), REC_END);
+	if (!r)
+		return CAIRN_ENOMEM;
+	r->cookie = cookie;
+	r->err = ferr;
+	/* a batch of only records (tiny files) still goes out when full enough */
+	if (a->cur->len >= BATCH_BYTES || a->cur->n >= 65536)
+		e = rotate(a, a->cur->len);
+	return e < 0 ? e : a->fatal;
+}
+
+void archiver_set_done(struct archiver *a, archiver_done_fn done, void *arg)
+{
+	a->done = done;
+	a->done_arg = arg;
+}
+
+int archiver_poll(struct archiver *a)
+{
+	while (collect_one(a, 0))
+		;
+	return a->fatal;
+}
+
+int archiver_drain(struct archiver *a)
+{
+	if (a->cur) {
+		struct batch *b = a->cur;
+		a->cur = NULL;
+		if (b->n > 0)
+			opool_submit(a->pool, b);
+		else
+			a->free_list[a->n_free++] = b;
+	}
+	while (opool_in_flight(a->pool) > 0)
+		collect_one(a, 1);
+	return a->fatal;
+}
+
+/* done callback of archiver_store_fd. */
+static void store_fd_done(void *arg, uint64_t cookie, int err, uint32_t depth,
+			  struct content_ref *refs, size_t n, uint64_t size)
+{
+	struct archiver *a = arg;
+	(void)cookie;
+	a->sync_err = err;
+	if (err || !a->sync_node) {
+		free(refs);
+		return;
+	}
+	a->sync_node->content_depth = depth;
+	a->sync_node->content = refs;
+	a->sync_node->n_content = n;
+	a->sync_node->size = size;
 }
 
 int archiver_store_fd(struct archiver *a, int fd, const char *what, struct node *node)
 {
-	int first_err = 0, eof = 0;
-	uint64_t total = 0;
-	struct idlist_writer *w = idlist_writer_new(save_list_blob, a);
-	if (!w)
-		return CAIRN_ENOMEM;
-	a->carry_len = 0;
-	while (!eof && !first_err) {
-		while (a->n_free == 0)
-			collect_one(a, w, &first_err);
-		if (first_err)
-			break;
-		struct batch *b = a->free_list[--a->n_free];
-		memcpy(b->data, a->carry, a->carry_len);
-		b->len = a->carry_len;
-		while (b->len < BATCH_BYTES) {
-			ssize_t r = read(fd, b->data + b->len, BATCH_BYTES - b->len);
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
-				log_error("cannot read %s: %s", what, strerror(errno));
-				first_err = cairn_from_errno(errno);
-				break;
-			}
-			if (r == 0) {
-				eof = 1;
-				break;
-			}
-			b->len += (size_t)r;
-			total += (uint64_t)r;
-		}
-		if (first_err || (first_err = batch_cut(a, b, eof)) < 0) {
-			a->free_list[a->n_free++] = b;
-			break;
-		}
-		opool_submit(a->pool, b);
-	}
-	while (opool_in_flight(a->pool) > 0)
-		collect_one(a, w, &first_err);
-	if (!first_err) {
-		first_err = idlist_writer_finish(w, &node->content_depth, &node->content,
-						 &node->n_content);
-		w = NULL;
-	}
-	idlist_writer_free(w);
-	node->size = total;
-	return first_err;
+	archiver_done_fn save_fn = a->done;
+	void *save_arg = a->done_arg;
+	a->done = store_fd_done;
+	a->done_arg = a;
+	a->sync_node = node;
+	a->sync_err = 0;
+	int e = archiver_add_file(a, fd, what, 0, 0);
+	if (e == 0)
+		e = archiver_drain(a);
+	if (e == 0)
+		e = a->sync_err;
+	a->done = save_fn;
+	a->done_arg = save_arg;
+	a->sync_node = NULL;
+	return e;
 }
 
 int archiver_store_tree(struct archiver *a, const struct tree *t, uint8_t ret_id[32])
@@ -266,7 +490,9 @@ int archiver_store_tree(struct archiver *a, const struct tree *t, uint8_t ret_id
 
 int archiver_commit(struct archiver *a, struct snapshot *sn, uint8_t ret_id[32])
 {
-	int e = saver_flush(a->saver);
+	int e = archiver_drain(a);
+	if (e == 0)
+		e = saver_flush(a->saver);
 	if (e < 0)
 		return e;
 	struct saver_stats st;
@@ -293,18 +519,4 @@ uint64_t archiver_bytes_added(struct archiver *a)
 	struct saver_stats st;
 	saver_get_stats(a->saver, &st);
 	return st.bytes_added;
-}
-
-uint64_t archiver_data_blobs_added(struct archiver *a)
-{
-	struct saver_stats st;
-	saver_get_stats(a->saver, &st);
-	return st.blobs_added[BLOB_DATA];
-}
-
-uint64_t archiver_tree_blobs_added(struct archiver *a)
-{
-	struct saver_stats st;
-	saver_get_stats(a->saver, &st);
-	return st.blobs_added[BLOB_TREE] + st.blobs_added[BLOB_LIST];
 }
