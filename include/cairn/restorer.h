@@ -25,4 +25,47 @@ int restorer_find(struct repo *r, const uint8_t root[32], const char *path, stru
  * no wrong byte is written. */
 int restorer_dump(struct repo *r, const struct node *file, int fd, unsigned threads);
 
+/* Output callback of restorer_dump_to: returns 0 or an error. */
+typedef int (*restorer_write_fn)(void *arg, const void *data, size_t len);
+
+/* Like restorer_dump, handing the bytes to fn in order. */
+int restorer_dump_to(struct repo *r, const struct node *file, restorer_write_fn fn, void *arg,
+		     unsigned threads);
+
+enum restore_overwrite {
+	RESTORE_OVERWRITE_UNSET = 0,	/* refuse a non-empty target */
+	RESTORE_OVERWRITE_ALWAYS,
+	RESTORE_OVERWRITE_IF_CHANGED,	/* replace unless size and mtime match */
+	RESTORE_OVERWRITE_NEVER,	/* keep what is there */
+};
+
+struct restore_opts {
+	const char *target;		/* folder; created if missing */
+	const char *const *includes;	/* restore only matching paths (and what is below) */
+	size_t n_includes;
+	const char *const *excludes;	/* leave out matching paths */
+	size_t n_excludes;
+	enum restore_overwrite overwrite;
+	int verify;			/* read back every file and check its blob ids */
+	unsigned threads;		/* 0: number of CPUs */
+};
+
+struct restore_stats {
+	uint64_t files, dirs, links, others, bytes;
+	uint64_t skipped;		/* existing entries kept */
+	uint64_t errors;		/* entries that could not be restored */
+	uint64_t verified;		/* files read back and checked */
+};
+
+/*
+ * Restores the tree below root into o->target: each path lands at its
+ * full snapshot path below the target. Contents are written by worker
+ * threads; metadata (owner when root, mode, xattrs, times) is applied
+ * after a file's content and after a folder's children. Hard links are
+ * restored as links. An entry that cannot be restored is reported and
+ * counted; damaged data (CAIRN_ECORRUPT) stops the restore.
+ */
+int restorer_restore(struct repo *r, const uint8_t root[32], const struct restore_opts *o,
+		     struct restore_stats *ret);
+
 #endif

@@ -91,5 +91,6 @@ int cmd_snapshots(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_repair(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 #endif

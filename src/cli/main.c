@@ -16,9 +16,10 @@ static const char usage[] =
 	"\n"
 	"Commands:\n"
 	"  init        create a repository\n"
-	"  backup      back up standard input or a command's output\n"
+	"  backup      back up file trees, standard input or a command's output\n"
 	"  snapshots   list snapshots\n"
 	"  dump        write a file of a snapshot to standard output\n"
+	"  restore     restore a snapshot into a folder\n"
 	"  cat         print repository objects (for debugging)\n"
 	"  repair      rebuild the index from the packs (repair index)\n"
 	"  version     print the version\n"
@@ -34,7 +35,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "init", cmd_init },		{ "backup", cmd_backup }, { "snapshots", cmd_snapshots },
-	{ "dump", cmd_dump },		{ "cat", cmd_cat },	  { "repair", cmd_repair },
+	{ "dump", cmd_dump },		{ "restore", cmd_restore },		{ "cat", cmd_cat },	  { "repair", cmd_repair },
 };
 
 int main(int argc, char **argv)
