@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cairn/snapshot.h"
 #include "cairn/tree.h"
@@ -42,12 +43,30 @@ void archiver_free(struct archiver *a);
 /* Replaces the done callback (before any file is queued). */
 void archiver_set_done(struct archiver *a, archiver_done_fn done, void *arg);
 
+/* Sees the bytes of every file as they are read, in order, from the
+ * reading (calling) thread, before they are chunked (holes of sparse files
+ * are not passed). For checks while streaming (dumpcheck.h). */
+typedef void (*archiver_observe_fn)(void *arg, const void *data, size_t len);
+
+/* Sets (fn non-NULL) or clears (fn NULL) the observer. */
+void archiver_set_observer(struct archiver *a, archiver_observe_fn fn, void *arg);
+
 /* Queues a file's content: reads fd to its end (holes of a sparse file
  * become hole refs when sparse is set). `done` fires later, from a call to
  * add_file, poll or drain, with the cookie. A read error is reported to
  * `done` (and logged naming `what`), not returned. Returns 0, or a storage
  * error that ends the backup. */
 int archiver_add_file(struct archiver *a, int fd, const char *what, uint64_t cookie, int sparse);
+
+/* Source of archiver_add_stream: fills up to n bytes of buf; returns the
+ * count (0 at the end), or a negative CAIRN_E* code it has logged. */
+typedef ssize_t (*archiver_read_fn)(void *arg, void *buf, size_t n);
+
+/* Like archiver_add_file, reading the content through rd until it returns
+ * 0 (same batching, same `done` callback). An error returned by rd is
+ * reported to `done` as the file's error, not returned. Returns 0, or a
+ * storage error that ends the backup. */
+int archiver_add_stream(struct archiver *a, archiver_read_fn rd, void *arg, uint64_t cookie);
 
 /* Collects finished batches without waiting. */
 int archiver_poll(struct archiver *a);

@@ -17,9 +17,12 @@
 #include <sys/uio.h>
 
 #include "cairn/buf.h"
+#include "cairn/err.h"
 
 /* feature bits */
 #define BACKEND_F_LOCAL 0x1	/* objects live on this machine's file system */
+#define BACKEND_F_REMOTE 0x2	/* objects are behind a network: requests have latency,
+				   so callers should keep several in flight */
 
 /* Called for each object found by list. Return 0 to go on, anything else
  * to stop listing and make list return that value. */
@@ -45,22 +48,52 @@ struct backend_ops {
 	int (*del)(void *impl, const char *name);
 	/* Releases the implementation. */
 	void (*free)(void *impl);
+	/* Optional: removes n objects at once (missing ones are not an error).
+	 * NULL: backend_del_many() calls del for each. */
+	int (*del_many)(void *impl, const char *const *names, size_t n);
 };
 
 struct backend {
 	const struct backend_ops *ops;
 	void *impl;
 	char *location;	/* printable location, without secrets */
+	unsigned parallel;	/* requests worth running at once (e.g. pack uploads);
+				   0 or 1: one at a time */
 };
 
-/* Opens the backend for a repository location: "PATH", "local:PATH".
- * create: make the folder if missing (init). Returns 0, CAIRN_ENOREPO when
- * the location does not exist (and !create), CAIRN_EINVAL for a location
- * it cannot parse. *ret is freed with backend_free(). */
+struct backend_open_opts {
+	int create;		/* init: make the folder if missing (local); check
+				   that the bucket exists (S3) */
+	int create_bucket;	/* S3: create the bucket when it is missing */
+	const char *const *options; /* NULL-terminated "KEY=VALUE" list (-o), or NULL */
+};
+
+/* Opens the backend for a repository location: "PATH", "local:PATH",
+ * "s3:http[s]://HOST[:PORT]/BUCKET[/PREFIX]" or "s3://BUCKET[/PREFIX]"
+ * (AWS). Options are "s3.*" keys (see backend_s3_open); an unknown key is
+ * CAIRN_EINVAL, s3 keys on a local location are ignored with a warning.
+ * Returns 0, CAIRN_ENOREPO when the location does not exist (and
+ * !create), CAIRN_EINVAL for a location or option it cannot parse,
+ * CAIRN_EIO when the storage cannot be reached (init). Errors are logged.
+ * *ret is freed with backend_free(). o may be NULL. */
+int backend_open_with(const char *location, const struct backend_open_opts *o,
+		      struct backend **ret);
+
+/* backend_open_with without options: create as in backend_open_opts. */
 int backend_open(const char *location, int create, struct backend **ret);
 
 /* Opens the local-directory backend on root. */
 int backend_local_open(const char *root, int create, struct backend **ret);
+
+/* Opens the S3 backend. location is what follows "s3:" (an http[s] URL,
+ * or "//BUCKET/PREFIX" for AWS). Options: s3.region=, s3.bucket-lookup=
+ * path|dns, s3.storage-class=, s3.connections=N, s3.timeout=SECONDS.
+ * Credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/
+ * AWS_SESSION_TOKEN or the shared credentials file (AWS_PROFILE). Returns
+ * 0, CAIRN_EINVAL (bad location, option or missing credentials),
+ * CAIRN_ENOREPO (create without create_bucket and no bucket), CAIRN_EIO. */
+int backend_s3_open(const char *location, const struct backend_open_opts *o,
+		    struct backend **ret);
 
 /* Wraps a backend so that tests can inject faults; configured by the
  * environment variable CAIRN_TEST_FAULTS (see faulty.c). Takes ownership. */
@@ -108,6 +141,26 @@ static inline int backend_list(struct backend *b, const char *prefix, backend_li
 static inline int backend_del(struct backend *b, const char *name)
 {
 	return b->ops->del(b->impl, name);
+}
+
+/* Removes n objects; missing ones are not an error. Returns 0 or the
+ * first error (logged). */
+static inline int backend_del_many(struct backend *b, const char *const *names, size_t n)
+{
+	if (b->ops->del_many)
+		return b->ops->del_many(b->impl, names, n);
+	for (size_t i = 0; i < n; i++) {
+		int e = b->ops->del(b->impl, names[i]);
+		if (e < 0 && e != CAIRN_ENOTFOUND)
+			return e;
+	}
+	return 0;
+}
+
+/* How many requests the backend wants in flight at once (at least 1). */
+static inline unsigned backend_parallel(const struct backend *b)
+{
+	return b->parallel > 1 ? b->parallel : 1;
 }
 
 #endif

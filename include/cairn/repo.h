@@ -38,6 +38,8 @@ struct repo_init_opts {
 	int compression;		/* -1: default */
 	uint64_t pack_size;		/* 0: default */
 	const struct crypto_keys *copy_keys; /* reuse master keys (NULL: fresh) */
+	const char *const *backend_options; /* NULL-terminated -o KEY=VALUE list, or NULL */
+	int create_bucket;		/* S3: create the bucket when missing */
 };
 
 struct repo_open_opts {
@@ -46,6 +48,7 @@ struct repo_open_opts {
 	size_t password_len;
 	const char *cache_dir;	/* NULL: $CAIRN_CACHE_DIR, $XDG_CACHE_HOME/cairn, ~/.cache/cairn */
 	int no_index;		/* don't open or sync the index cache */
+	const char *const *backend_options; /* NULL-terminated -o KEY=VALUE list, or NULL */
 };
 
 /* Creates a repository. CAIRN_EEXIST when one is already there. */

@@ -26,6 +26,8 @@ struct snapshot_summary {
 	uint64_t bytes_added;		/* bytes stored (packed, encrypted) */
 	uint64_t data_blobs_added, tree_blobs_added;
 	int64_t start_ns, end_ns;	/* wall clock of the backup run */
+	uint64_t total_files;		/* files in the snapshot, read or not */
+	uint64_t total_bytes;		/* their size: what a restore writes */
 };
 
 struct snapshot {

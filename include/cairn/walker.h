@@ -11,8 +11,11 @@
  *
  * Incremental: with a parent snapshot, a file whose type, size, mtime,
  * ctime and inode match the parent's node keeps the parent's content list
- * and is not read. Folder atimes are not recorded (listing a folder
- * changes its atime), so an unchanged folder yields the identical tree blob.
+ * and is not read. Access times are not recorded (as borg, unlike restic):
+ * reading a file or listing a folder changes its atime, and a recorded
+ * atime would make every tree that holds it differ from the parent's. So
+ * an unchanged folder yields the identical tree blob. Restore sets atime to
+ * mtime.
  */
 #ifndef CAIRN_WALKER_H
 #define CAIRN_WALKER_H

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "cairn/archiver.h"
 #include "cairn/command.h"
+#include "cairn/dumpcheck.h"
 #include "cairn/json.h"
 #include "cairn/log.h"
 #include "cairn/repo.h"
@@ -26,11 +27,16 @@ static const char help[] =
 	"exits non-zero creates no snapshot. Exit code 3: the snapshot was made but\n"
 	"some files could not be read.\n"
 	"\n"
+	"A database dump on the stream (pg_dump plain or -Fc, pg_dumpall, Redis RDB)\n"
+	"is recognised and checked as it is read; a truncated or corrupt one creates\n"
+	"no snapshot (exit 1). See cairn-databases(7).\n"
+	"\n"
 	"Options:\n"
 	"      --stdin                read the data from standard input\n"
 	"      --stdin-name NAME      file name in the snapshot (default: stdin, or\n"
 	"                             the command's name)\n"
 	"      --stdin-from-command   run COMMAND and back up its standard output\n"
+	"      --no-verify-dump       store a dump even when its check fails\n"
 	"  -e, --exclude PATTERN      leave out paths matching PATTERN (repeatable)\n"
 	"      --exclude-file FILE    read exclude patterns from FILE, one per line\n"
 	"      --exclude-caches       leave out the contents of folders with a CACHEDIR.TAG\n"
@@ -44,6 +50,7 @@ static const char help[] =
 
 struct backup_args {
 	int from_stdin, from_cmd, has_time, force;
+	int no_verify_dump;
 	const char *name, *host, *parent;
 	int64_t when;
 	unsigned threads;
@@ -242,6 +249,7 @@ static int parse_args(int argc, char **argv, struct backup_args *ba, struct snap
 		{ "one-file-system", no_argument, NULL, 'x' },
 		{ "parent", required_argument, NULL, 10 },
 		{ "force", no_argument, NULL, 11 },
+		{ "no-verify-dump", no_argument, NULL, 12 },
 		CLI_GLOBAL_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -284,6 +292,7 @@ static int parse_args(int argc, char **argv, struct backup_args *ba, struct snap
 		case 'x': ba->one_fs = 1; break;
 		case 10: ba->parent = optarg; break;
 		case 11: ba->force = 1; break;
+		case 12: ba->no_verify_dump = 1; break;
 		default: return cli_usage_error("backup", "unknown option");
 		}
 	}
@@ -325,11 +334,50 @@ static int parse_args(int argc, char **argv, struct backup_args *ba, struct snap
 	return 0;
 }
 
+/* Archiver observer: the stream's bytes go to the dump check. */
+static void observe_dump(void *arg, const void *data, size_t len)
+{
+	dumpcheck_feed(arg, data, len);
+}
+
+/* The dump check's verdict: warnings, the snapshot's input_format and
+ * note, and the refusal of a truncated or corrupt dump unless
+ * --no-verify-dump. */
+static int finish_dump_check(struct dumpcheck *dc, const struct backup_args *ba,
+			     struct snapshot *sn)
+{
+	struct dumpcheck_result res;
+	int bad = dumpcheck_finish(dc, &res) < 0;
+	char note[sizeof(res.detail) + 64];
+	if (res.warning[0])
+		log_warn("%s: %s", ba->name, res.warning);
+	if (bad && !ba->no_verify_dump) {
+		log_error("%s: %s; no snapshot was made (to store it anyway, add --no-verify-dump)",
+			  ba->name, res.detail);
+		return CAIRN_ECORRUPT;
+	}
+	if (bad) {
+		log_warn("%s: %s; stored anyway (--no-verify-dump)", ba->name, res.detail);
+		snprintf(note, sizeof(note), "not verified (--no-verify-dump): %s", res.detail);
+	} else if (res.status == DUMPCHECK_VERIFIED) {
+		log_info("%s: %s verified: %s", ba->name, res.format_name, res.detail);
+		snprintf(note, sizeof(note), "verified: %s", res.detail);
+	} else {
+		snprintf(note, sizeof(note), "not verified: %s", res.detail);
+	}
+	if (res.format == DUMPCHECK_UNKNOWN && !bad)
+		return 0;	/* a plain stream: no note */
+	sn->input_format = strdup(res.format == DUMPCHECK_UNKNOWN ? "stream" : res.format_name);
+	sn->note = strdup(note);
+	return sn->input_format && sn->note ? 0 : CAIRN_ENOMEM;
+}
+
 /* Stores standard input or a command's output as the snapshot's only file. */
 static int backup_stream(struct repo *r, struct archiver *a, struct backup_args *ba,
 			 struct snapshot *sn, int64_t t0, uint8_t ret_tree[32])
 {
 	struct input_command cmd = { .pid = -1, .fd = -1 };
+	struct dumpcheck *dc = NULL;
 	struct node node;
 	struct tree t;
 	memset(&node, 0, sizeof(node));
@@ -349,16 +397,27 @@ static int backup_stream(struct repo *r, struct archiver *a, struct backup_args 
 	node.gid = (uint32_t)getgid();
 	node.mtime_ns = node.ctime_ns = node.atime_ns = ba->has_time ? ba->when : t0;
 	e = node.name ? 0 : CAIRN_ENOMEM;
+	if (e == 0 && (e = dumpcheck_new(&dc)) == 0) {
+		size_t nl = strlen(ba->name);
+		if (nl > 4 && strcmp(ba->name + nl - 4, ".rdb") == 0)
+			dumpcheck_expect(dc, DUMPCHECK_RDB);
+		archiver_set_observer(a, observe_dump, dc);
+	}
 	if (e == 0)
 		e = archiver_store_fd(a, fd, ba->from_cmd ? ba->cmd_argv[0] : "standard input", &node);
+	archiver_set_observer(a, NULL, NULL);
 	if (ba->from_cmd) {
 		int ce = input_command_finish(&cmd);
 		if (e == 0)
 			e = ce;
 	}
+	if (e == 0)
+		e = finish_dump_check(dc, ba, sn);
 	if (e == 0) {
 		sn->summary.bytes_read = node.size;
 		sn->summary.files_new = 1;
+		sn->summary.total_files = 1;
+		sn->summary.total_bytes = node.size;
 		e = tree_add(&t, &node);
 	}
 	if (e == 0)
@@ -367,8 +426,9 @@ static int backup_stream(struct repo *r, struct archiver *a, struct backup_args 
 	snprintf(path, sizeof(path), "/%s", ba->name);
 	if (e == 0)
 		e = snapshot_add_path(sn, path);
-	if (e == 0 && !(sn->input_format = strdup("stream")))
+	if (e == 0 && !sn->input_format && !(sn->input_format = strdup("stream")))
 		e = CAIRN_ENOMEM;
+	dumpcheck_free(dc);
 	node_clear(&node);
 	tree_free(&t);
 	return e;
@@ -440,6 +500,8 @@ static int backup_tree(struct repo *r, struct archiver *a, struct backup_args *b
 	sn->summary.dirs_changed = ws->dirs_changed;
 	sn->summary.dirs_unmodified = ws->dirs_unmodified;
 	sn->summary.bytes_read = ws->bytes_read;
+	sn->summary.total_files = ws->files_new + ws->files_changed + ws->files_unmodified;
+	sn->summary.total_bytes = ws->bytes_total;
 	if (ws->errors) {
 		sn->flags |= SNAPSHOT_F_INCOMPLETE;
 		log_warn("%llu source(s) could not be read; the snapshot is marked incomplete",

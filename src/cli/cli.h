@@ -13,6 +13,8 @@
 
 struct repo;
 
+#define CLI_MAX_OPTIONS 32
+
 struct cli_global {
 	const char *repo;		/* -r / CAIRN_REPO */
 	const char *password_file;	/* --password-file / CAIRN_PASSWORD_FILE */
@@ -21,6 +23,8 @@ struct cli_global {
 	int json;
 	int quiet;
 	int verbose;
+	const char *options[CLI_MAX_OPTIONS + 1]; /* -o KEY=VALUE, NULL-terminated */
+	size_t n_options;
 };
 
 extern struct cli_global cli_g;
@@ -28,6 +32,7 @@ extern struct cli_global cli_g;
 /* Option table entries for the global options; commands append theirs. */
 #define CLI_GLOBAL_LONGOPTS                                               \
 	{ "repo", required_argument, NULL, 'r' },                         \
+	{ "option", required_argument, NULL, 'o' },                       \
 	{ "password-file", required_argument, NULL, 0x1001 },             \
 	{ "password-command", required_argument, NULL, 0x1002 },          \
 	{ "cache-dir", required_argument, NULL, 0x1003 },                 \
@@ -36,11 +41,12 @@ extern struct cli_global cli_g;
 	{ "verbose", no_argument, NULL, 'v' },                            \
 	{ "help", no_argument, NULL, 'h' }
 
-#define CLI_GLOBAL_SHORTOPTS "r:qvh"
+#define CLI_GLOBAL_SHORTOPTS "r:o:qvh"
 
 #define CLI_GLOBAL_HELP                                                           \
 	"Global options:\n"                                                       \
 	"  -r, --repo LOCATION        repository (or CAIRN_REPO)\n"               \
+	"  -o, --option KEY=VALUE     backend option, e.g. s3.region=eu-west-1 (repeatable)\n" \
 	"      --password-file FILE   read the password from FILE (or CAIRN_PASSWORD_FILE)\n" \
 	"      --password-command CMD run CMD and read the password from its output\n" \
 	"      --cache-dir DIR        local cache folder (or CAIRN_CACHE_DIR)\n"  \
@@ -85,6 +91,21 @@ struct snap_entry;
 /* Writes one snapshot as a JSON object (snapshots --json, cat snapshot). */
 void cli_snapshot_json(struct json *j, const struct snap_entry *e);
 
+/* Tree nodes (nodefmt.c), shared by ls, find and diff. */
+struct node;
+/* "file", "dir", "symlink", "chardev", "blockdev", "fifo" (or "?"). */
+const char *cli_node_type_name(int type);
+/* `ls -l` mode string ("drwxr-xr-x"); out holds 11 bytes. */
+void cli_node_mode_string(const struct node *n, char out[11]);
+/* Appends an `ls -l` style line: mode, user, group (ids when the names are
+ * unknown), size, mtime in local time, path, "-> target" for symlinks. */
+void cli_node_long(struct buf *b, const char *path, const struct node *n);
+/* Writes a node's fields (path, name, type, mode, ids, names, size, times
+ * in RFC 3339, inode, links, ...) into an open JSON object; chunks (the
+ * number of data chunks) is written for files when not NULL. */
+void cli_node_json_fields(struct json *j, const char *path, const struct node *n,
+			  const uint64_t *chunks);
+
 int cmd_init(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_snapshots(int argc, char **argv);
@@ -92,5 +113,9 @@ int cmd_dump(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_repair(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_find(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 #endif

@@ -20,6 +20,13 @@ int cli_global_opt(int c, const char *arg, const char *help)
 {
 	switch (c) {
 	case 'r': cli_g.repo = arg; return 1;
+	case 'o':
+		if (cli_g.n_options == CLI_MAX_OPTIONS) {
+			log_error("too many -o options (at most %d)", CLI_MAX_OPTIONS);
+			exit(1);
+		}
+		cli_g.options[cli_g.n_options++] = arg;
+		return 1;
 	case 0x1001: cli_g.password_file = arg; return 1;
 	case 0x1002: cli_g.password_command = arg; return 1;
 	case 0x1003: cli_g.cache_dir = arg; return 1;
@@ -236,6 +243,7 @@ int cli_open_repo(struct repo **ret)
 		.password = pw,
 		.password_len = pwlen,
 		.cache_dir = cli_g.cache_dir,
+		.backend_options = cli_g.options,
 	};
 	e = repo_open(&o, ret);
 	cli_password_free(pw, pwlen);

@@ -16,7 +16,8 @@ static const char help[] =
 	"      --chunker-avg SIZE     average chunk, a power of two (default 8KiB)\n"
 	"      --chunker-max SIZE     largest chunk (default 64KiB)\n"
 	"      --compression LEVEL    zstd level 0-19, 0 = off (default 3)\n"
-	"      --pack-size SIZE       target pack size (default 16MiB)\n";
+	"      --pack-size SIZE       target pack size (default 16MiB)\n"
+	"      --create-bucket        S3: create the bucket when it does not exist\n";
 
 int cmd_init(int argc, char **argv)
 {
@@ -26,6 +27,7 @@ int cmd_init(int argc, char **argv)
 		{ "chunker-max", required_argument, NULL, 3 },
 		{ "compression", required_argument, NULL, 4 },
 		{ "pack-size", required_argument, NULL, 5 },
+		{ "create-bucket", no_argument, NULL, 6 },
 		CLI_GLOBAL_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -50,6 +52,7 @@ int cmd_init(int argc, char **argv)
 			break;
 		}
 		case 5: o.pack_size = v; break;
+		case 6: o.create_bucket = 1; break;
 		default: return cli_usage_error("init", "unknown option");
 		}
 	}
@@ -67,6 +70,7 @@ int cmd_init(int argc, char **argv)
 		return cli_exit(e);
 	o.password = pw;
 	o.password_len = pwlen;
+	o.backend_options = cli_g.options;
 	e = repo_init(&o);
 	cli_password_free(pw, pwlen);
 	if (e < 0)

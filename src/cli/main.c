@@ -19,7 +19,11 @@ static const char usage[] =
 	"  backup      back up file trees, standard input or a command's output\n"
 	"  snapshots   list snapshots\n"
 	"  dump        write a file of a snapshot to standard output\n"
-	"  restore     restore a snapshot into a folder\n"
+	"  restore     restore a snapshot into a folder or a tar/zip archive\n"
+	"  import      store a tar, zip or other archive as a snapshot\n"
+	"  ls          list the files of a snapshot\n"
+	"  find        search the snapshots for files by name or time\n"
+	"  diff        show what changed between two snapshots\n"
 	"  cat         print repository objects (for debugging)\n"
 	"  repair      rebuild the index from the packs (repair index)\n"
 	"  version     print the version\n"
@@ -35,7 +39,8 @@ struct command {
 
 static const struct command commands[] = {
 	{ "init", cmd_init },		{ "backup", cmd_backup }, { "snapshots", cmd_snapshots },
-	{ "dump", cmd_dump },		{ "restore", cmd_restore },		{ "cat", cmd_cat },	  { "repair", cmd_repair },
+	{ "dump", cmd_dump },		{ "restore", cmd_restore },	{ "import", cmd_import },		{ "cat", cmd_cat },	  { "repair", cmd_repair },
+	{ "ls", cmd_ls },		{ "find", cmd_find },		{ "diff", cmd_diff },
 };
 
 int main(int argc, char **argv)

@@ -3,6 +3,7 @@
  */
 #include "cairn/common.h"
 #include "cli.h"
+#include "cairn/exporter.h"
 #include "cairn/json.h"
 #include "cairn/log.h"
 #include "cairn/repo.h"
@@ -13,14 +14,18 @@
 static const char help[] =
 	"usage: cairn restore [OPTIONS] SNAPSHOT --target DIR\n"
 	"       cairn restore [OPTIONS] --at TIME --target DIR\n"
+	"       cairn restore [OPTIONS] SNAPSHOT --archive OUT\n"
 	"\n"
 	"Restore a snapshot below DIR: each backed-up path lands at its full path\n"
 	"(/srv/app restored to /tmp/r is in /tmp/r/srv/app). SNAPSHOT is an id, a\n"
 	"unique prefix or 'latest'. A non-empty target is refused unless\n"
-	"--overwrite says what to do with existing files.\n"
+	"--overwrite says what to do with existing files. With --archive, write a\n"
+	"tar or zip archive instead, of the format OUT's extension names.\n"
 	"\n"
 	"Options:\n"
 	"  -t, --target DIR           where to restore\n"
+	"      --archive OUT          write an archive: .tar, .tar.gz, .tgz, .tar.zst,\n"
+	"                             .tar.xz, .tar.bz2 or .zip; - for a tar on stdout\n"
 	"      --include PATTERN      restore only matching paths (repeatable)\n"
 	"      --exclude PATTERN      leave out matching paths (repeatable)\n"
 	"      --overwrite MODE       always, if-changed (size and mtime differ) or never\n"
@@ -44,12 +49,14 @@ int cmd_restore(int argc, char **argv)
 		{ "tag", required_argument, NULL, 7 },
 		{ "path", required_argument, NULL, 8 },
 		{ "threads", required_argument, NULL, 9 },
+		{ "archive", required_argument, NULL, 10 },
 		CLI_GLOBAL_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *tags[32], *paths[32], *inc[64], *exc[64];
 	struct snap_filter f = { .tags = tags, .paths = paths };
 	struct restore_opts ro = { .includes = inc, .excludes = exc };
+	const char *archive = NULL;
 	int has_at = 0, c;
 	int64_t at = 0;
 	while ((c = getopt_long(argc, argv, "t:" CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
@@ -104,14 +111,27 @@ int cmd_restore(int argc, char **argv)
 			ro.threads = (unsigned)l;
 			break;
 		}
+		case 10: archive = optarg; break;
 		default: return cli_usage_error("restore", "unknown option");
 		}
 	}
 	if (argc - optind != (has_at ? 0 : 1))
 		return cli_usage_error("restore", has_at ? "give no SNAPSHOT with --at"
 							 : "give one SNAPSHOT");
-	if (!ro.target)
-		return cli_usage_error("restore", "give --target DIR");
+	if (archive && (ro.target || ro.verify))
+		return cli_usage_error("restore", "give --archive without --target and --verify");
+	if (archive && ro.overwrite != RESTORE_OVERWRITE_UNSET &&
+	    ro.overwrite != RESTORE_OVERWRITE_ALWAYS)
+		return cli_usage_error("restore", "--archive takes only --overwrite always");
+	if (archive && !exporter_format_known(archive))
+		return cli_usage_error("restore", "--archive %s: end the name in .tar, .tar.gz, "
+				       ".tgz, .tar.zst, .tar.xz, .tar.bz2 or .zip, or give -", archive);
+	int to_stdout = archive && !strcmp(archive, "-");
+	if (to_stdout && cli_g.json)
+		return cli_usage_error("restore", "--archive - writes the archive to standard "
+				       "output: give no --json");
+	if (!ro.target && !archive)
+		return cli_usage_error("restore", "give --target DIR (or --archive OUT)");
 	struct repo *r;
 	int e = cli_open_repo(&r);
 	if (e < 0)
@@ -127,7 +147,13 @@ int cmd_restore(int argc, char **argv)
 		e = idx;
 		goto out;
 	}
-	e = restorer_restore(r, l.v[idx].sn.tree, &ro, &st);
+	struct exporter_opts xo = {
+		.output = archive, .includes = inc, .n_includes = ro.n_includes, .excludes = exc,
+		.n_excludes = ro.n_excludes, .overwrite = ro.overwrite == RESTORE_OVERWRITE_ALWAYS,
+		.threads = ro.threads,
+	};
+	e = archive ? exporter_write(r, l.v[idx].sn.tree, &xo, &st)
+		    : restorer_restore(r, l.v[idx].sn.tree, &ro, &st);
 	double secs = (double)(time_now_ns() - t0) / 1e9;
 	if (e == 0 && st.errors)
 		log_warn("%llu entries could not be restored", (unsigned long long)st.errors);
@@ -160,7 +186,7 @@ int cmd_restore(int argc, char **argv)
 		buf_put_u8(&b, '\n');
 		cli_write_stdout(b.data, b.len);
 		buf_free(&b);
-	} else if (!cli_g.quiet && e == 0) {
+	} else if (!cli_g.quiet && e == 0 && !to_stdout) {
 		char by[32];
 		cli_fmt_bytes(st.bytes, by, sizeof(by));
 		printf("restored %llu files (%s), %llu folders, %llu hard links, %llu others in "

@@ -87,6 +87,10 @@ void cli_snapshot_json(struct json *j, const struct snap_entry *e)
 	json_u64(j, s->summary.bytes_read);
 	json_key(j, "bytes_added");
 	json_u64(j, s->summary.bytes_added);
+	json_key(j, "total_files_processed");
+	json_u64(j, s->summary.total_files);
+	json_key(j, "total_bytes_processed");
+	json_u64(j, s->summary.total_bytes);
 	json_key(j, "data_blobs_added");
 	json_u64(j, s->summary.data_blobs_added);
 	json_key(j, "tree_blobs_added");
@@ -159,7 +163,9 @@ int cmd_snapshots(int argc, char **argv)
 				snprintf(tagstr + used, sizeof(tagstr) - used, "%s%s", k ? "," : "",
 					 s->tags[k]);
 			}
-			cli_fmt_bytes(s->summary.bytes_read, size, sizeof(size));
+			cli_fmt_bytes(s->summary.total_bytes ? s->summary.total_bytes
+							      : s->summary.bytes_read,
+				      size, sizeof(size));
 			buf_printf(&b, "%-8s  %-19s  %-16s  %-16s  %-10s ", id, t,
 				   s->hostname ? s->hostname : "", tagstr, size);
 			for (size_t k = 0; k < s->n_paths; k++)

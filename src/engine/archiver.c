@@ -69,6 +69,8 @@ struct archiver {
 	/* archiver_store_fd's result */
 	struct node *sync_node;
 	int sync_err;
+	archiver_observe_fn observe;	/* sees every byte read; may be NULL */
+	void *observe_arg;
 };
 
 static int64_t now_ns(void)
@@ -312,9 +314,31 @@ static int cut_chunks(struct archiver *a, size_t *start, int eof)
 	return 0;
 }
 
-/* Reads up to `limit` bytes (UINT64_MAX: to EOF) of fd into batches,
+/* A file read with read(2): the source of archiver_add_file. */
+struct fd_src {
+	int fd;
+	const char *what;
+};
+
+/* archiver_read_fn over a file descriptor; logs a read error naming the file. */
+static ssize_t fd_read(void *arg, void *buf, size_t n)
+{
+	struct fd_src *src = arg;
+	for (;;) {
+		ssize_t r = read(src->fd, buf, n);
+		if (r >= 0)
+			return r;
+		if (errno != EINTR) {
+			log_error("cannot read %s: %s", src->what, strerror(errno));
+			return cairn_from_errno(errno);
+		}
+	}
+}
+
+/* Reads up to `limit` bytes (UINT64_MAX: to the end) from rd into batches,
  * cutting chunks; the last chunk ends where the region ends. */
-static int read_region(struct archiver *a, int fd, const char *what, uint64_t limit, int *ret_err)
+static int read_region(struct archiver *a, archiver_read_fn rd, void *arg, uint64_t limit,
+		       int *ret_err)
 {
 	struct batch *b = cur_batch(a);
 	size_t start = b->len;
@@ -331,15 +355,14 @@ static int read_region(struct archiver *a, int fd, const char *what, uint64_t li
 		size_t want = BATCH_BYTES - b->len;
 		if (limit != UINT64_MAX && want > limit - done)
 			want = (size_t)(limit - done);
-		ssize_t r = want ? read(fd, b->data + b->len, want) : 0;
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("cannot read %s: %s", what, strerror(errno));
-			*ret_err = cairn_from_errno(errno);
+		ssize_t r = want ? rd(arg, b->data + b->len, want) : 0;
+		if (r < 0 || (size_t)r > want) {
+			*ret_err = r < 0 ? (int)r : CAIRN_EIO;
 			b->len = start;	/* drop the uncut tail */
 			return 0;
 		}
+		if (a->observe && r > 0)
+			a->observe(a->observe_arg, b->data + b->len, (size_t)r);
 		b->len += (size_t)r;
 		done += (uint64_t)r;
 		int eof = r == 0 || (limit != UINT64_MAX && done == limit);
@@ -362,11 +385,13 @@ static int add_hole(struct archiver *a, uint64_t len)
 }
 
 /* Sparse reading: data regions from SEEK_DATA/SEEK_HOLE, holes as records. */
-static int read_sparse(struct archiver *a, int fd, const char *what, int *ret_err)
+static int read_sparse(struct archiver *a, struct fd_src *src, int *ret_err)
 {
+	int fd = src->fd;
+	const char *what = src->what;
 	off_t pos = 0, end = lseek(fd, 0, SEEK_END);
 	if (end < 0)
-		return read_region(a, fd, what, UINT64_MAX, ret_err);
+		return read_region(a, fd_read, src, UINT64_MAX, ret_err);
 	while (pos < end && !*ret_err) {
 		off_t data = lseek(fd, pos, SEEK_DATA);
 		if (data < 0)
@@ -387,7 +412,7 @@ static int read_sparse(struct archiver *a, int fd, const char *what, int *ret_er
 			log_error("cannot seek in %s: %s", what, strerror(errno));
 			break;
 		}
-		int e = read_region(a, fd, what, (uint64_t)(hole - pos), ret_err);
+		int e = read_region(a, fd_read, src, (uint64_t)(hole - pos), ret_err);
 		if (e < 0)
 			return e;
 		pos = hole;
@@ -395,12 +420,30 @@ static int read_sparse(struct archiver *a, int fd, const char *what, int *ret_er
 	return 0;
 }
 
+/* Ends a file read by add_file or add_stream (e: the reading's storage error). */
+static int end_file(struct archiver *a, int e, uint64_t cookie, int ferr);
+
 int archiver_add_file(struct archiver *a, int fd, const char *what, uint64_t cookie, int sparse)
 {
 	if (a->fatal)
 		return a->fatal;
+	struct fd_src src = { .fd = fd, .what = what };
 	int ferr = 0;
-	int e = sparse ? read_sparse(a, fd, what, &ferr) : read_region(a, fd, what, UINT64_MAX, &ferr);
+	int e = sparse ? read_sparse(a, &src, &ferr) : read_region(a, fd_read, &src, UINT64_MAX, &ferr);
+	return end_file(a, e, cookie, ferr);
+}
+
+int archiver_add_stream(struct archiver *a, archiver_read_fn rd, void *arg, uint64_t cookie)
+{
+	if (a->fatal)
+		return a->fatal;
+	int ferr = 0;
+	int e = read_region(a, rd, arg, UINT64_MAX, &ferr);
+	return end_file(a, e, cookie, ferr);
+}
+
+static int end_file(struct archiver *a, int e, uint64_t cookie, int ferr)
+{
 	if (e < 0)
 		return a->fatal ? a->fatal : e;
 	struct rec *r = add_rec(cur_batch(a), REC_END);
@@ -418,6 +461,12 @@ void archiver_set_done(struct archiver *a, archiver_done_fn done, void *arg)
 {
 	a->done = done;
 	a->done_arg = arg;
+}
+
+void archiver_set_observer(struct archiver *a, archiver_observe_fn fn, void *arg)
+{
+	a->observe = fn;
+	a->observe_arg = arg;
 }
 
 int archiver_poll(struct archiver *a)

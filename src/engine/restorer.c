@@ -716,6 +716,8 @@ static int restore_node(struct rstate *s, const struct node *n, const char *dpat
 		if (inc) {
 			if (overwrite_check(s, path, n))
 				goto out;
+			if (!included && (e = mkdirs(dpath)) < 0)	/* folders above it */
+				goto out;
 			if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 				log_error("cannot create the folder %s: %s", path, strerror(errno));
 				s->st->errors++;

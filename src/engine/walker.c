@@ -131,7 +131,6 @@ static int node_from_stat(struct walk *w, struct node *n, const char *name, cons
 	n->dev = s->st_dev;
 	if (S_ISREG(s->st_mode)) {
 		n->type = NODE_FILE;
-		n->atime_ns = ts_ns(s->st_atim);
 		n->size = (uint64_t)s->st_size;
 		n->nlink = s->st_nlink;
 	} else if (S_ISDIR(s->st_mode)) {
@@ -642,7 +641,7 @@ static int walk_virtual(struct walk *w, struct pdir *d, const char *prefix, char
 		char *full = join_path(prefix, name);
 		if (!full)
 			return CAIRN_ENOMEM;
-		int dirfd = open(prefix, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int dirfd = open(prefix, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (dirfd < 0) {
 			log_error("cannot read %s: %s", prefix, strerror(errno));
 			w->st->errors++;

@@ -42,7 +42,9 @@ enum {
 	ST_TREE_BLOBS_ADDED = 25,
 	ST_START_NS = 26,
 	ST_END_NS = 27,
-	ST_LAST_KNOWN = ST_END_NS,
+	ST_TOTAL_FILES = 28,
+	ST_TOTAL_BYTES = 29,
+	ST_LAST_KNOWN = ST_TOTAL_BYTES,
 };
 
 static uint64_t zigzag_enc(int64_t v)
@@ -232,6 +234,8 @@ int snapshot_encode(const struct snapshot *s, struct buf *out)
 	put_field_uint(&fw, ST_TREE_BLOBS_ADDED, m->tree_blobs_added, 0);
 	put_field_uint(&fw, ST_START_NS, zigzag_enc(m->start_ns), 0);
 	put_field_uint(&fw, ST_END_NS, zigzag_enc(m->end_ns), 0);
+	put_field_uint(&fw, ST_TOTAL_FILES, m->total_files, 0);
+	put_field_uint(&fw, ST_TOTAL_BYTES, m->total_bytes, 0);
 
 	if ((e = buf_ok(&fw.body)) < 0)
 		goto out;
@@ -447,6 +451,12 @@ int snapshot_decode(const void *data, size_t len, struct snapshot *s)
 			break;
 		case ST_END_NS:
 			e = val_sint(val, vl, 0, &m->end_ns);
+			break;
+		case ST_TOTAL_FILES:
+			e = val_uint(val, vl, UINT64_MAX, 0, &m->total_files);
+			break;
+		case ST_TOTAL_BYTES:
+			e = val_uint(val, vl, UINT64_MAX, 0, &m->total_bytes);
 			break;
 		default:
 			break; /* unknown field: skipped */

@@ -56,7 +56,9 @@ int repo_init(const struct repo_init_opts *o)
 	struct buf b = BUF_INIT;
 	struct crypto_keys keys;
 	struct repo_config cfg;
-	int e = backend_open(o->location, 1, &be);
+	struct backend_open_opts bo = { .create = 1, .create_bucket = o->create_bucket,
+					.options = o->backend_options };
+	int e = backend_open_with(o->location, &bo, &be);
 	if (e < 0)
 		return e;
 	e = backend_stat(be, "config", NULL);
@@ -200,7 +202,8 @@ int repo_open(const struct repo_open_opts *o, struct repo **ret)
 	struct buf b = BUF_INIT;
 	if (!r)
 		return CAIRN_ENOMEM;
-	int e = backend_open(o->location, 0, &r->be);
+	struct backend_open_opts bo = { .options = o->backend_options };
+	int e = backend_open_with(o->location, &bo, &r->be);
 	if (e < 0)
 		goto fail;
 	e = backend_get(r->be, "config", 0, 0, &b);
