@@ -12,7 +12,7 @@
  * pax carries every node field that tar can: type, permission bits,
  * uid/gid, user and group names, mtime, atime and ctime with nanoseconds,
  * symlink targets, device numbers, FIFOs, extended attributes (as
- * SCHILY.xattr and LIBARCHIVE.xattr records). Regular files sharing an
+ * SCHILY.xattr records, which GNU tar and bsdtar read). Regular files sharing an
  * inode (nlink > 1) are stored once and then as hard-link entries. Sparse
  * files are written in full, holes as zeros. zip keeps content, type
  * (files, folders, symlinks), permissions, uid/gid and mtime (seconds);
@@ -51,7 +51,8 @@ int exporter_format_known(const char *name);
 /*
  * Writes the tree below root to o->output. Counts what it wrote in ret
  * (files, dirs, links: hard-link entries, others: symlinks, devices and
- * FIFOs, bytes: content bytes, skipped: entries the format cannot hold).
+ * FIFOs, bytes: content bytes). Entries the format cannot hold are left
+ * out with a warning.
  * Returns 0; CAIRN_EINVAL (unknown extension), CAIRN_EEXIST (the output
  * exists and o->overwrite is not set), CAIRN_ECORRUPT (damaged data),
  * CAIRN_EIO or CAIRN_ENOSPC (writing failed), CAIRN_ENOMEM, or an error

@@ -57,4 +57,44 @@ int index_counts(struct index *ix, uint64_t *ret_blobs, uint64_t *ret_packs);
 int index_find_prefix(struct index *ix, const char *hexprefix, unsigned *ret_type,
 		      uint8_t ret_id[32]);
 
+/* ---- prune: blobs in use ----
+ * A table `used` in the cache marks blobs referenced by snapshots, so
+ * marking a repository's blobs costs disk, not memory. After marking,
+ * index_used_finish picks one keeper copy per used blob (the copy in the
+ * oldest pack row) for the per-pack accounting. */
+
+/* Starts marking (empties the table). */
+int index_used_reset(struct index *ix);
+/* Drops the marking tables. */
+int index_used_drop(struct index *ix);
+/* 1 when (type, id) was not marked yet (it is now), 0 when it was, <0 error. */
+int index_used_mark(struct index *ix, unsigned type, const uint8_t id[32]);
+/* Chooses keepers; counts used blobs and used blobs that are not indexed. */
+int index_used_finish(struct index *ix, uint64_t *ret_used, uint64_t *ret_missing);
+
+struct index_pack_usage {
+	uint8_t id[32];
+	uint64_t size;
+	uint64_t used_bytes, used_blobs;	/* keeper copies */
+	uint64_t unused_bytes, unused_blobs;	/* unreferenced or duplicate copies */
+};
+
+/* Calls fn for every indexed pack with its usage (after index_used_finish). */
+int index_foreach_pack_usage(struct index *ix,
+			     int (*fn)(void *arg, const struct index_pack_usage *u), void *arg);
+/* Calls fn for the blobs of a pack (only keeper copies when keepers_only). */
+int index_foreach_pack_blob(struct index *ix, const uint8_t pack_id[32], int keepers_only,
+			    int (*fn)(void *arg, const struct pack_entry *e), void *arg);
+/* 1 when the pack is indexed, 0 when not. */
+int index_has_pack(struct index *ix, const uint8_t pack_id[32]);
+
+/* ---- repair packs, metrics ---- */
+
+/* Removes a pack and its blob entries from the cache (repair packs, so
+ * that the saver stores the blobs it salvages again). Not an error when the
+ * pack is not there. */
+int index_forget_pack(struct index *ix, const uint8_t pack_id[32]);
+/* Total size of the indexed packs, in bytes. */
+int index_pack_bytes(struct index *ix, uint64_t *ret);
+
 #endif

@@ -5,9 +5,10 @@
  * struct saver_ctx (zstd context, scratch buffers). A blob already in the
  * index cache, or already saved in this run, is not stored again. New
  * blobs go into one of two pack writers (data; tree+list metadata); a full
- * pack is handed to the upload thread through a bounded queue, so memory
- * stays at about four packs: one filling, one queued, one being uploaded
- * and its shuffled copy.
+ * pack is handed to the upload threads through a bounded queue, so memory
+ * stays at a few packs: one filling, one queued, one per upload thread.
+ * There is one upload thread, or as many as the backend wants requests in
+ * flight (backend_parallel(): S3's -o s3.connections).
  *
  * Write order (DESIGN.md inv. 4): a pack is stored, then an index file
  * naming it, and only then its blobs count as indexed. Index files are
@@ -33,6 +34,8 @@ struct saver_opts {
 	size_t queue_packs;		/* full packs waiting for upload; 0: 1 */
 	size_t index_every_blobs;	/* 0: 100000 */
 	unsigned index_every_seconds;	/* 0: 300 */
+	int no_index_dedup;		/* store blobs even when the index has them
+					   (prune's repacking) */
 };
 
 struct saver_stats {

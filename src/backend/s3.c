@@ -128,8 +128,8 @@ struct s3_xfer {
 	size_t up_piece, up_off;	/* upload position */
 	int decided, to_out;
 	uint64_t skip, take, got;
-	int have_cr;
-	uint64_t cr_start;
+	int have_cr, have_total;
+	uint64_t cr_start, total;	/* from Content-Range (or Content-Length) */
 	int bad_range, enomem, overflow;
 	struct buf err;
 	char errbuf[CURL_ERROR_SIZE];
@@ -280,13 +280,17 @@ static size_t s3_header_cb(char *p, size_t size, size_t nmemb, void *arg)
 	struct s3_xfer *x = arg;
 	size_t n = size * nmemb;
 	if (n >= 5 && memcmp(p, "HTTP/", 5) == 0) {
-		x->have_cr = 0;	/* a new response (after 100 Continue) */
+		x->have_cr = x->have_total = 0;	/* a new response (after 100 Continue) */
 	} else if (n > 14 && strncasecmp(p, "content-range:", 14) == 0) {
 		char line[128];
 		size_t k = CAIRN_MIN(n - 14, sizeof(line) - 1);
 		memcpy(line, p + 14, k);
 		line[k] = 0;
-		unsigned long long a;
+		unsigned long long a, z, t;
+		if (sscanf(line, " bytes %llu-%llu/%llu", &a, &z, &t) == 3) {
+			x->total = t;
+			x->have_total = 1;
+		}
 		if (sscanf(line, " bytes %llu-", &a) == 1) {
 			x->cr_start = a;
 			x->have_cr = 1;
@@ -310,7 +314,11 @@ static void s3_decide(struct s3_xfer *x)
 		if (st == 206 && x->have_cr && x->cr_start <= rq->off) {
 			x->skip = rq->off - x->cr_start;
 		} else if (st == 200) {
+			curl_off_t cl = -1;
 			x->skip = rq->off;	/* the server ignored the range */
+			curl_easy_getinfo(x->h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+			x->have_total = cl >= 0;
+			x->total = cl >= 0 ? (uint64_t)cl : 0;
 		} else {
 			x->bad_range = 1;
 			return;
@@ -551,6 +559,13 @@ static int s3_run(struct s3 *s, struct s3_req *rq)
 		if (status >= 200 && status < 300) {
 			buf_free(&x.err);
 			if (rq->ranged && rq->len && x.got != rq->len) {
+				if (x.have_total && x.total < rq->off + rq->len) {
+					log_error("%s in %s is shorter than expected (%llu bytes; "
+						  "wanted %zu at offset %llu)",
+						  rq->what, s->location, (unsigned long long)x.total,
+						  rq->len, (unsigned long long)rq->off);
+					return CAIRN_ECORRUPT;
+				}
 				snprintf(last, sizeof(last), "short body: %llu of %zu bytes",
 					 (unsigned long long)x.got, rq->len);
 				continue;
@@ -586,10 +601,8 @@ static int s3_run(struct s3 *s, struct s3_req *rq)
 				 xe.message, s3_hint(xe.code, status));
 		else
 			snprintf(last, sizeof(last), "HTTP %ld%s", status, s3_hint("", status));
-		if (status == 416) {
-			ret = CAIRN_ECORRUPT;
-			goto fail;
-		}
+		if (status == 416)
+			return CAIRN_ECORRUPT;	/* the caller says what was too short */
 		if (!s3_status_retryable(status, xe.code)) {
 			ret = CAIRN_EIO;
 			goto fail;

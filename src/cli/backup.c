@@ -537,6 +537,7 @@ int cmd_backup(int argc, char **argv)
 	struct snapshot sn;
 	struct walker_stats ws = { 0 };
 	struct repo *r = NULL;
+	struct repo_lock *lk = NULL;
 	struct archiver *a = NULL;
 	uint8_t tree_id[32], snap_id[32];
 	int e;
@@ -548,7 +549,7 @@ int cmd_backup(int argc, char **argv)
 	int tree_mode = !ba.from_stdin && !ba.from_cmd;
 	if (tree_mode && (e = set_tree_paths(&sn, &ba)) < 0)
 		goto out;
-	e = cli_open_repo(&r);
+	e = cli_open_repo_locked(CLI_LOCK_SHARED, &r, &lk);
 	if (e < 0)
 		goto out;
 	struct archiver_opts ao = { .threads = ba.threads };
@@ -594,8 +595,8 @@ int cmd_backup(int argc, char **argv)
 		e = CAIRN_EINCOMPLETE;
 out:
 	archiver_free(a);
-	repo_free(r);
-	if (e < 0 && e != CAIRN_EINCOMPLETE && e != CAIRN_ECHILD && e != CAIRN_ENOREPO &&
+	cli_close_repo(r, lk);
+	if (e < 0 && e != CAIRN_EINCOMPLETE && e != CAIRN_ELOCKED && e != CAIRN_ECHILD && e != CAIRN_ENOREPO &&
 	    e != CAIRN_EPASSWORD && e != CAIRN_ENOTFOUND)
 		log_error("backup failed (%s); no snapshot was made", cairn_strerror(e));
 usage_out:

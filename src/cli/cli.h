@@ -71,6 +71,14 @@ void cli_password_free(char *pw, size_t len);
 /* Opens the repository named by the global options. */
 int cli_open_repo(struct repo **ret);
 
+struct repo_lock;
+enum { CLI_LOCK_SHARED = 0, CLI_LOCK_EXCLUSIVE = 1 };
+/* Opens the repository and takes a lock (lock.h); release with
+ * cli_close_repo. On failure nothing stays open. */
+int cli_open_repo_locked(int mode, struct repo **ret, struct repo_lock **ret_lock);
+/* Releases the lock (NULL ok) and frees the repository (NULL ok). */
+void cli_close_repo(struct repo *r, struct repo_lock *l);
+
 /* Parses "123", "4K", "4KiB", "16M", "1G" into bytes. */
 int cli_parse_size(const char *s, uint64_t *ret);
 
@@ -113,6 +121,9 @@ int cmd_dump(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_repair(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_unlock(int argc, char **argv);
+int cmd_forget(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_find(int argc, char **argv);

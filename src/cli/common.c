@@ -4,6 +4,7 @@
 #include "cairn/common.h"
 #include "cli.h"
 #include "cairn/crypto.h"
+#include "cairn/lock.h"
 #include "cairn/log.h"
 #include "cairn/repo.h"
 
@@ -248,6 +249,27 @@ int cli_open_repo(struct repo **ret)
 	e = repo_open(&o, ret);
 	cli_password_free(pw, pwlen);
 	return e;
+}
+
+int cli_open_repo_locked(int mode, struct repo **ret, struct repo_lock **ret_lock)
+{
+	struct repo *r;
+	int e = cli_open_repo(&r);
+	if (e < 0)
+		return e;
+	e = lock_acquire(r, mode == CLI_LOCK_EXCLUSIVE, ret_lock);
+	if (e < 0) {
+		repo_free(r);
+		return e;
+	}
+	*ret = r;
+	return 0;
+}
+
+void cli_close_repo(struct repo *r, struct repo_lock *l)
+{
+	lock_release(l);
+	repo_free(r);
 }
 
 int cli_parse_size(const char *s, uint64_t *ret)

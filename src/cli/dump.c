@@ -85,7 +85,8 @@ int cmd_dump(int argc, char **argv)
 		return 1;
 	}
 	struct repo *r;
-	int e = cli_open_repo(&r);
+	struct repo_lock *lk;
+	int e = cli_open_repo_locked(CLI_LOCK_SHARED, &r, &lk);
 	if (e < 0)
 		return cli_exit(e);
 	struct snap_list l = { 0 };
@@ -106,6 +107,6 @@ int cmd_dump(int argc, char **argv)
 out:
 	node_clear(&n);
 	snap_list_free(&l);
-	repo_free(r);
+	cli_close_repo(r, lk);
 	return cli_exit(e);
 }

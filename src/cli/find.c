@@ -59,8 +59,8 @@ static int find_spill(struct find_ctx *c)
 	if (e < 0)
 		return e;
 	if (!c->spill && !(c->spill = tmpfile())) {
-		log_error("cannot create a temporary file for the matches: %s; set TMPDIR to a "
-			  "writable folder",
+		log_error("cannot create a temporary file in /tmp for the matches: %s; make "
+			  "/tmp writable, or narrow the search with --snapshot or a pattern",
 			  strerror(errno));
 		return cairn_from_errno(errno);
 	}
@@ -196,10 +196,13 @@ int cmd_find(int argc, char **argv)
 		return cli_usage_error("find", "give at least one PATTERN ('*' matches everything)");
 	fo.patterns = (const char *const *)argv + optind;
 	fo.n_patterns = (size_t)(argc - optind);
-	/* a test hook: CAIRN_TEST_FIND_CACHE=0 turns the subtree cache off */
+	/* a test hook: CAIRN_TEST_FIND_CACHE=N bounds the subtree cache to N
+	 * bytes, 0 turns it off (tests compare the output both ways) */
 	const char *tc = getenv("CAIRN_TEST_FIND_CACHE");
-	if (tc && strcmp(tc, "0") == 0)
-		fo.cache_bytes = 1;
+	if (tc && *tc) {
+		unsigned long long v = strtoull(tc, NULL, 10);
+		fo.cache_bytes = v ? (size_t)CAIRN_MIN(v, (unsigned long long)SIZE_MAX) : 1;
+	}
 
 	struct find_ctx ctx = { .out = BUF_INIT };
 	fo.arg = &ctx;

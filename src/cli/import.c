@@ -225,7 +225,9 @@ int cmd_import(int argc, char **argv)
 out:
 	archiver_free(a);
 	repo_free(r);
-	if (e < 0 && e != CAIRN_ENOREPO && e != CAIRN_EPASSWORD && e != CAIRN_ELOCKED)
+	/* archive errors were logged with what to do; storage errors get this */
+	if (e < 0 && e != CAIRN_ENOREPO && e != CAIRN_EPASSWORD && e != CAIRN_ELOCKED &&
+	    e != CAIRN_ECORRUPT && e != CAIRN_ENOTFOUND && e != CAIRN_EINVAL)
 		log_error("import of %s failed (%s); no snapshot was made", path,
 			  cairn_strerror(e));
 	snapshot_clear(&sn);

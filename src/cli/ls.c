@@ -65,7 +65,7 @@ static int ls_visit(void *arg, const char *path, const struct node *n)
 	} else if (c->long_format) {
 		cli_node_long(&c->out, path, n);
 	} else {
-		buf_put_str(&c->out, path);
+		buf_put(&c->out, path, strlen(path));
 		buf_put_u8(&c->out, '\n');
 	}
 	return c->out.len >= LS_FLUSH_BYTES ? ls_flush(c) : buf_ok(&c->out);

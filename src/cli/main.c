@@ -24,6 +24,9 @@ static const char usage[] =
 	"  ls          list the files of a snapshot\n"
 	"  find        search the snapshots for files by name or time\n"
 	"  diff        show what changed between two snapshots\n"
+	"  forget      remove snapshots by a retention policy\n"
+	"  prune       delete data no snapshot needs\n"
+	"  unlock      remove stale locks\n"
 	"  cat         print repository objects (for debugging)\n"
 	"  repair      rebuild the index from the packs (repair index)\n"
 	"  version     print the version\n"
@@ -39,7 +42,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "init", cmd_init },		{ "backup", cmd_backup }, { "snapshots", cmd_snapshots },
-	{ "dump", cmd_dump },		{ "restore", cmd_restore },	{ "import", cmd_import },		{ "cat", cmd_cat },	  { "repair", cmd_repair },
+	{ "dump", cmd_dump },		{ "restore", cmd_restore },	{ "unlock", cmd_unlock },	{ "forget", cmd_forget },	{ "prune", cmd_prune },	{ "import", cmd_import },		{ "cat", cmd_cat },	  { "repair", cmd_repair },
 	{ "ls", cmd_ls },		{ "find", cmd_find },		{ "diff", cmd_diff },
 };
 

@@ -90,12 +90,17 @@ void cli_node_json_fields(struct json *j, const char *path, const struct node *n
 	json_key(j, "size");
 	json_u64(j, n->size);
 	json_time(j, "mtime", n->mtime_ns);
-	json_time(j, "atime", n->atime_ns);
+	/* the walker records no atime and link count for folders, links and
+	 * FIFOs: leave them out rather than print 1970 and 0 */
+	if (n->atime_ns)
+		json_time(j, "atime", n->atime_ns);
 	json_time(j, "ctime", n->ctime_ns);
 	json_key(j, "inode");
 	json_u64(j, n->inode);
-	json_key(j, "links");
-	json_u64(j, n->nlink);
+	if (n->nlink) {
+		json_key(j, "links");
+		json_u64(j, n->nlink);
+	}
 	if (n->type == NODE_SYMLINK) {
 		json_key(j, "link_target");
 		json_str(j, n->link_target ? n->link_target : "");

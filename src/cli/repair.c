@@ -28,7 +28,8 @@ int cmd_repair(int argc, char **argv)
 	if (argc - optind != 1 || strcmp(argv[optind], "index") != 0)
 		return cli_usage_error("repair", "give what to repair: 'index'");
 	struct repo *r;
-	int e = cli_open_repo(&r);
+	struct repo_lock *lk;
+	int e = cli_open_repo_locked(CLI_LOCK_EXCLUSIVE, &r, &lk);
 	if (e < 0)
 		return cli_exit(e);
 	struct repair_index_result res;
@@ -44,6 +45,6 @@ int cmd_repair(int argc, char **argv)
 			       (unsigned long long)res.index_files_written,
 			       (unsigned long long)res.index_files_removed);
 	}
-	repo_free(r);
+	cli_close_repo(r, lk);
 	return cli_exit(e);
 }

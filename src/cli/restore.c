@@ -133,7 +133,8 @@ int cmd_restore(int argc, char **argv)
 	if (!ro.target && !archive)
 		return cli_usage_error("restore", "give --target DIR (or --archive OUT)");
 	struct repo *r;
-	int e = cli_open_repo(&r);
+	struct repo_lock *lk;
+	int e = cli_open_repo_locked(CLI_LOCK_SHARED, &r, &lk);
 	if (e < 0)
 		return cli_exit(e);
 	struct snap_list l = { 0 };
@@ -202,6 +203,6 @@ int cmd_restore(int argc, char **argv)
 		e = CAIRN_EIO;
 out:
 	snap_list_free(&l);
-	repo_free(r);
+	cli_close_repo(r, lk);
 	return cli_exit(e);
 }

@@ -60,6 +60,10 @@ void cli_snapshot_json(struct json *j, const struct snap_entry *e)
 		json_key(j, "input_format");
 		json_str(j, s->input_format);
 	}
+	if (s->note) {
+		json_key(j, "note");
+		json_str(j, s->note);
+	}
 	json_key(j, "chunker");
 	json_obj_begin(j);
 	json_key(j, "min");
@@ -172,6 +176,11 @@ int cmd_snapshots(int argc, char **argv)
 				buf_printf(&b, " %s", s->paths[k]);
 			if (s->flags & SNAPSHOT_F_INCOMPLETE)
 				buf_printf(&b, " (incomplete)");
+			/* a dump's format, as a Format column would not fit in 80 columns */
+			if (s->input_format && strcmp(s->input_format, "stream") != 0)
+				buf_printf(&b, " (%s%s)", s->input_format,
+					   s->note && strncmp(s->note, "not verified", 12) == 0
+						   ? ", not verified" : "");
 			buf_put_u8(&b, '\n');
 		}
 		buf_printf(&b, "%zu snapshot%s\n", l.n, l.n == 1 ? "" : "s");

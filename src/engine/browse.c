@@ -109,9 +109,9 @@ static int frames_reserve(void *v, size_t *ret_cap, size_t n, size_t elem, const
 	if (n < *ret_cap)
 		return 0;
 	if (n >= BROWSE_MAX_DEPTH) {
-		log_error("folders nest more than %d levels deep at %s; the snapshot's trees "
-			  "are damaged (run 'cairn check')",
-			  BROWSE_MAX_DEPTH, path);
+		log_error("folders nest more than %d levels deep at %.200s%s; the snapshot's "
+			  "trees are damaged (run 'cairn check')",
+			  BROWSE_MAX_DEPTH, path, strlen(path) > 200 ? "..." : "");
 		return CAIRN_ECORRUPT;
 	}
 	size_t cap = *ret_cap ? *ret_cap * 2 : 16;

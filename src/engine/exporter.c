@@ -140,6 +140,14 @@ static int write_fail(struct xstate *s, const char *what)
 	return en == ENOSPC || en == EDQUOT ? CAIRN_ENOSPC : CAIRN_EIO;
 }
 
+/* 1 for libarchive's complaints about converting names between character
+ * sets: names are bytes to cairn; one that does not convert to UTF-8 in the
+ * current locale is written as is, marked hdrcharset=BINARY (pax). */
+static int charset_warning(const char *msg)
+{
+	return msg && (strstr(msg, "Can't translate") || strstr(msg, "can't be converted"));
+}
+
 static void set_time(struct archive_entry *ae, int64_t ns,
 		     void (*set)(struct archive_entry *, time_t, long))
 {
@@ -189,7 +197,6 @@ static int export_node(struct xstate *s, const struct node *n, const char *name)
 	}
 	if (s->zip && n->type != NODE_FILE && n->type != NODE_DIR && n->type != NODE_SYMLINK) {
 		log_warn("leaving %s out of %s: zip cannot hold devices or FIFOs", name, s->out);
-		s->st->skipped++;
 		goto out;
 	}
 	archive_entry_set_pathname(ae, name);
@@ -223,11 +230,12 @@ static int export_node(struct xstate *s, const struct node *n, const char *name)
 		archive_entry_set_size(ae, (la_int64_t)n->size);
 	}
 	int r = archive_write_header(s->ar, ae);
-	if (r == ARCHIVE_WARN) {
+	if (r == ARCHIVE_WARN && charset_warning(archive_error_string(s->ar))) {
+		log_verbose("%s in %s: %s", name, s->out, archive_error_string(s->ar));
+	} else if (r == ARCHIVE_WARN) {
 		log_warn("%s in %s: %s", name, s->out, archive_error_string(s->ar));
 	} else if (r == ARCHIVE_FAILED) {
 		log_warn("leaving %s out of %s: %s", name, s->out, archive_error_string(s->ar));
-		s->st->skipped++;
 		goto out;
 	} else if (r != ARCHIVE_OK) {
 		e = write_fail(s, name);
@@ -317,6 +325,9 @@ static int writer_setup(struct xstate *s, enum xformat f)
 		r = archive_write_set_format_zip(ar);
 	} else {
 		r = archive_write_set_format_pax(ar);
+		/* SCHILY.xattr only: GNU tar warns about LIBARCHIVE.xattr records */
+		if (r >= ARCHIVE_WARN)
+			archive_write_set_format_option(ar, "pax", "xattrheader", "SCHILY");
 		switch (f) {
 		case XF_TAR_GZ: r = r < ARCHIVE_WARN ? r : archive_write_add_filter_gzip(ar); break;
 		case XF_TAR_ZST: r = r < ARCHIVE_WARN ? r : archive_write_add_filter_zstd(ar); break;

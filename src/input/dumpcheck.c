@@ -97,6 +97,7 @@ struct pgc {
 	uint64_t deps;
 	uint64_t blocks_expected, blocks_seen;
 	int in_blobs;			/* current block is BLK_BLOBS */
+	int unsupported;		/* failed on a version or format, not damage */
 	char dbname[72];
 	char dump_version[72];
 	char err[240];
@@ -325,11 +326,13 @@ static void pgc_step(struct pgc *p)
 		break;
 	case PGC_VREV:
 		p->vrev = s[0];
-		if (p->vmaj != 1 || p->vmin < 10 || p->vmin > 16)
+		if (p->vmaj != 1 || p->vmin < 10 || p->vmin > 16) {
 			pgc_fail(p, "archive version %u.%u is not supported (cairn knows 1.10 to "
-				 "1.16, written by PostgreSQL 8.4 to 17)", p->vmaj, p->vmin);
-		else
+				 "1.16)", p->vmaj, p->vmin);
+			p->unsupported = 1;
+		} else {
 			p->state = PGC_INTSIZE;
+		}
 		break;
 	case PGC_INTSIZE:
 		p->intsize = s[0];
@@ -346,6 +349,7 @@ static void pgc_step(struct pgc *p)
 			p->state = PGC_FORMAT;
 		break;
 	case PGC_FORMAT:
+		p->unsupported = s[0] == 5;
 		if (s[0] == 5)
 			pgc_fail(p, "this is the toc.dat of a directory-format dump (-Fd), not a "
 				 "custom-format one; back up the dump's folder instead");
@@ -564,8 +568,8 @@ static void pgc_finish(struct pgc *p, struct dumpcheck_result *r)
 	char where[96];
 	if (p->state == PGC_FAILED) {
 		r->status = DUMPCHECK_FAILED;
-		snprintf(r->detail, sizeof(r->detail), "pg_dump custom-format archive is corrupt: %s",
-			 p->err);
+		snprintf(r->detail, sizeof(r->detail), "pg_dump custom-format archive %s: %s",
+			 p->unsupported ? "cannot be checked" : "is corrupt", p->err);
 		return;
 	}
 	if (p->state != PGC_BLK_TYPE || p->have || p->skip) {
@@ -737,8 +741,7 @@ static void rdb_finish(struct dumpcheck *dc, struct dumpcheck_result *r)
 		version = version * 10 + (dc->head[i] - '0');
 	if (version < 1 || version > RDB_VERSION_MAX) {
 		snprintf(r->detail, sizeof(r->detail), "RDB version %d is not supported (cairn "
-			 "knows versions 1 to %d, up to %s)", version, RDB_VERSION_MAX,
-			 rdb_release(RDB_VERSION_MAX));
+			 "knows versions 1 to %d)", version, RDB_VERSION_MAX);
 		return;
 	}
 	if (version < 5) {
@@ -874,6 +877,21 @@ static void plain_finish(struct dumpcheck *dc, struct dumpcheck_result *r, int c
 		 key[0] ? ", \\restrict and \\unrestrict keys match" : "");
 }
 
+/* A format in words, for messages. */
+static const char *format_desc(enum dumpcheck_format f)
+{
+	switch (f) {
+	case DUMPCHECK_PG_PLAIN: return "pg_dump plain-format output";
+	case DUMPCHECK_PG_DUMPALL: return "pg_dumpall output";
+	case DUMPCHECK_PG_CUSTOM: return "a pg_dump custom-format archive";
+	case DUMPCHECK_RDB: return "a Redis RDB file";
+	case DUMPCHECK_GZIP: return "gzip-compressed";
+	case DUMPCHECK_ZSTD: return "zstd-compressed";
+	case DUMPCHECK_UNKNOWN: break;
+	}
+	return "not a format cairn recognises";
+}
+
 int dumpcheck_finish(struct dumpcheck *dc, struct dumpcheck_result *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -886,12 +904,12 @@ int dumpcheck_finish(struct dumpcheck *dc, struct dumpcheck_result *r)
 	if (dc->expect != DUMPCHECK_UNKNOWN && dc->format != dc->expect) {
 		r->status = DUMPCHECK_FAILED;
 		if (dc->bytes == 0)
-			snprintf(r->detail, sizeof(r->detail), "expected %s data, but the stream "
-				 "is empty", dumpcheck_format_name(dc->expect));
+			snprintf(r->detail, sizeof(r->detail), "expected %s, but the stream is "
+				 "empty", format_desc(dc->expect));
 		else
-			snprintf(r->detail, sizeof(r->detail), "expected %s data, but the stream "
-				 "looks like %s (%llu bytes)", dumpcheck_format_name(dc->expect),
-				 r->format_name, (unsigned long long)dc->bytes);
+			snprintf(r->detail, sizeof(r->detail), "expected %s, but the stream is %s "
+				 "(%llu bytes)", format_desc(dc->expect), format_desc(dc->format),
+				 (unsigned long long)dc->bytes);
 		return CAIRN_ECORRUPT;
 	}
 	switch (dc->format) {

@@ -77,8 +77,9 @@ static int ar_fail(struct tin *t, const char *entry)
 			  "damaged, nothing was imported",
 			  entry, t->what, msg ? msg : "unknown error");
 	else
-		log_error("cannot read the archive %s: %s; nothing was imported", t->what,
-			  msg ? msg : "unknown error");
+		log_error("cannot read the archive %s: %s; it is not an archive cairn reads, or it "
+			  "is truncated or damaged; nothing was imported",
+			  t->what, msg ? msg : "unknown error");
 	return CAIRN_ECORRUPT;
 }
 
@@ -265,6 +266,13 @@ static int64_t to_ns(int64_t sec, long nsec)
 	return sec * 1000000000 + nsec;
 }
 
+/* 1 for libarchive's complaints about converting names between character
+ * sets: cairn keeps names as the archive's bytes, so they change nothing. */
+static int charset_warning(const char *msg)
+{
+	return msg && (strstr(msg, "Can't translate") || strstr(msg, "can't be converted"));
+}
+
 static const char *entry_path(struct archive_entry *ent)
 {
 	const char *p = archive_entry_pathname(ent);
@@ -316,13 +324,14 @@ static int read_xattrs(struct archive_entry *ent, struct node *n)
 	return 0;
 }
 
-/* Fills n from an entry's metadata. Returns 0, 1 when the entry's type is
- * not stored (reported), or CAIRN_ENOMEM. */
+/* Fills n from an entry's metadata (an entry of no type is a file when
+ * is_file). Returns 0, 1 when the entry's type is not stored (reported),
+ * or CAIRN_ENOMEM. */
 static int node_from_entry(struct tin *t, struct archive_entry *ent, const char *path,
-			   const struct comp *name, struct node *n)
+			   const struct comp *name, int is_file, struct node *n)
 {
 	memset(n, 0, sizeof(*n));
-	switch (archive_entry_filetype(ent)) {
+	switch (archive_entry_filetype(ent) ? archive_entry_filetype(ent) : is_file ? AE_IFREG : 0) {
 	case AE_IFREG: n->type = NODE_FILE; break;
 	case AE_IFDIR: n->type = NODE_DIR; break;
 	case AE_IFLNK: n->type = NODE_SYMLINK; break;
@@ -541,23 +550,20 @@ static struct tnode *find_target(struct tin *t, const char *target)
 	return n > 0 ? x : NULL;
 }
 
-/* Turns n into a hard link of target: its metadata and (later) content. */
-static int make_link(struct tnode *target, struct node *n)
+/* A hard link named name to target: its metadata, and later its content. */
+static int make_link(struct tnode *target, const struct comp *name, struct node *n)
 {
-	struct node copy;
-	int e = node_copy(&copy, &target->n);
+	int e = node_copy(n, &target->n);
 	if (e < 0)
 		return e;
-	free(copy.name);
-	copy.name = n->name;
-	n->name = NULL;
-	free(copy.content);
-	copy.content = NULL;
-	copy.n_content = 0;
-	copy.content_depth = 0;
-	node_clear(n);
-	*n = copy;
-	return 0;
+	free(n->name);
+	free(n->content);
+	n->content = NULL;
+	n->n_content = 0;
+	n->content_depth = 0;
+	n->has_subtree = 0;
+	n->name = strndup(name->p, name->len);
+	return n->name ? 0 : CAIRN_ENOMEM;
 }
 
 /* Adds one entry to the path tree. */
@@ -581,31 +587,35 @@ static int add_entry(struct tin *t, struct archive_entry *ent)
 		return 0;	/* the root itself: nowhere to keep its metadata */
 	}
 	struct tnode *d, *link = NULL;
-	int e = node_from_entry(t, ent, path, &c[nc - 1], &n);
-	if (e == 1) {
-		t->st->skipped++;
-		e = 0;
-		goto out;
-	}
-	if (e < 0)
-		goto out;
+	int e = 0;
 	const char *hl = archive_entry_hardlink(ent);
 	if (!hl)
 		hl = archive_entry_hardlink_utf8(ent);
-	int has_data = archive_entry_size_is_set(ent) && archive_entry_size(ent) > 0;
-	if (hl && n.type != NODE_DIR) {
+	if (hl) {
+		/* tar gives hard links no type: they are what their target is */
 		struct tnode *target = find_target(t, hl);
+		int has_data = archive_entry_size_is_set(ent) && archive_entry_size(ent) > 0;
 		if (target && target->n.type != NODE_DIR) {
 			link = target->link ? target->link : target;
-			if ((e = make_link(link, &n)) < 0)
+			if ((e = make_link(link, &c[nc - 1], &n)) < 0)
 				goto out;
-		} else if (!has_data || n.type != NODE_FILE) {
+		} else if (!has_data) {
 			log_warn("%s: leaving out %s: it is a hard link to %s, which is not an "
 				 "earlier file of the archive",
 				 t->what, path, hl);
 			t->st->skipped++;
 			goto out;
 		}
+	}
+	if (!link) {
+		e = node_from_entry(t, ent, path, &c[nc - 1], hl != NULL, &n);
+		if (e == 1) {
+			t->st->skipped++;
+			e = 0;
+			goto out;
+		}
+		if (e < 0)
+			goto out;
 	}
 	if ((e = find_parent(t, c, (size_t)nc, path, &d)) < 0)
 		goto out;
@@ -662,8 +672,11 @@ static int read_entries(struct tin *t)
 		if (r == ARCHIVE_RETRY && ++retries <= TARIN_RETRY_MAX)
 			continue;
 		if (r == ARCHIVE_WARN) {
-			const char *p = entry_path(ent);
-			log_warn("%s: %s: %s", t->what, p ? p : "an entry", archive_error_string(t->ar));
+			const char *p = entry_path(ent), *msg = archive_error_string(t->ar);
+			if (charset_warning(msg))
+				log_verbose("%s: %s: %s", t->what, p ? p : "an entry", msg);
+			else
+				log_warn("%s: %s: %s", t->what, p ? p : "an entry", msg);
 		} else if (r != ARCHIVE_OK) {
 			return ar_fail(t, NULL);
 		}
@@ -881,12 +894,20 @@ out:
 	return e;
 }
 
-/* tin_store_fn of tarin_parse_memory: encodes; the id is a plain hash. */
+/* tin_store_fn of tarin_parse_memory: encodes and decodes again (a built
+ * tree the decoder refuses is a bug: CAIRN_EINVAL); the id is a plain hash. */
 static int store_encode(void *arg, const struct tree *tr, uint8_t ret_id[32])
 {
 	struct buf b = BUF_INIT;
+	struct tree back;
 	(void)arg;
+	tree_init(&back);
 	int e = tree_encode(tr, &b);
+	if (e == 0 && (e = tree_decode(b.data, b.len, &back)) != 0 && e != CAIRN_ENOMEM)
+		e = CAIRN_EINVAL;
+	if (e == 0 && back.n_nodes != tr->n_nodes)
+		e = CAIRN_EINVAL;
+	tree_free(&back);
 	if (e == 0) {
 		uint64_t h = name_hash(NULL, (const char *)b.data, b.len);
 		for (size_t i = 0; i < 4; i++)

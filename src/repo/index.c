@@ -1,7 +1,7 @@
 /*
  * index.c - the SQLite index cache (see index.h).
  *
- * Schema (user_version 1):
+ * Schema (user_version 2):
  *   packs(pid INTEGER PRIMARY KEY, id BLOB UNIQUE, size)
  *   blobs(id BLOB, type, pid, off, len, rawlen, PRIMARY KEY(id, type)) WITHOUT ROWID
  *   files(id BLOB PRIMARY KEY) WITHOUT ROWID     -- index files loaded
@@ -21,6 +21,7 @@
 struct index {
 	sqlite3 *db;
 	sqlite3_stmt *lookup, *add_pack, *get_pid, *add_blob, *add_file, *has_file;
+	sqlite3_stmt *mark;	/* prepared on first use (prune) */
 	pthread_mutex_t mu;	/* statements are shared: one user at a time */
 	char *path;
 };
@@ -40,9 +41,14 @@ static const char schema[] =
 	" size INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS blobs(id BLOB NOT NULL, type INTEGER NOT NULL,"
 	" pid INTEGER NOT NULL, off INTEGER NOT NULL, len INTEGER NOT NULL,"
-	" rawlen INTEGER NOT NULL, PRIMARY KEY(id, type)) WITHOUT ROWID;"
+	" rawlen INTEGER NOT NULL, PRIMARY KEY(id, type, pid)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS files(id BLOB PRIMARY KEY) WITHOUT ROWID;"
-	"PRAGMA user_version=1;";
+	"PRAGMA user_version=2;";
+
+/* An older schema is dropped: the cache is rebuilt from the index files. */
+static const char drop_old[] =
+	"DROP TABLE IF EXISTS blobs; DROP TABLE IF EXISTS packs; DROP TABLE IF EXISTS files;"
+	"DROP TABLE IF EXISTS used; DROP TABLE IF EXISTS keep;";
 
 int index_open(const char *path, struct index **ret)
 {
@@ -62,6 +68,17 @@ int index_open(const char *path, struct index **ret)
 		goto fail;
 	}
 	sqlite3_busy_timeout(ix->db, 30000);
+	sqlite3_stmt *uv;
+	int version = 0;
+	if (sqlite3_prepare_v2(ix->db, "PRAGMA user_version", -1, &uv, NULL) == SQLITE_OK) {
+		if (sqlite3_step(uv) == SQLITE_ROW)
+			version = sqlite3_column_int(uv, 0);
+		sqlite3_finalize(uv);
+	}
+	if (version != 0 && version != 2 && sqlite3_exec(ix->db, drop_old, NULL, NULL, NULL) != SQLITE_OK) {
+		e = index_err(ix, "drop old schema");
+		goto fail;
+	}
 	if (sqlite3_exec(ix->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
 		e = index_err(ix, "create schema");
 		goto fail;
@@ -71,7 +88,7 @@ int index_open(const char *path, struct index **ret)
 		const char *sql;
 	} stmts[] = {
 		{ &ix->lookup, "SELECT p.id, b.off, b.len, b.rawlen FROM blobs b JOIN packs p"
-			       " ON p.pid = b.pid WHERE b.id = ?1 AND b.type = ?2" },
+			       " ON p.pid = b.pid WHERE b.id = ?1 AND b.type = ?2 LIMIT 1" },
 		{ &ix->add_pack, "INSERT OR IGNORE INTO packs(id, size) VALUES(?1, ?2)" },
 		{ &ix->get_pid, "SELECT pid FROM packs WHERE id = ?1" },
 		{ &ix->add_blob, "INSERT OR IGNORE INTO blobs(id, type, pid, off, len, rawlen)"
@@ -103,6 +120,7 @@ void index_free(struct index *ix)
 	sqlite3_finalize(ix->add_blob);
 	sqlite3_finalize(ix->add_file);
 	sqlite3_finalize(ix->has_file);
+	sqlite3_finalize(ix->mark);
 	sqlite3_close(ix->db);
 	pthread_mutex_destroy(&ix->mu);
 	free(ix->path);
@@ -296,7 +314,7 @@ int index_find_prefix(struct index *ix, const char *hexprefix, unsigned *ret_typ
 	int e = CAIRN_ENOTFOUND, rc;
 	pthread_mutex_lock(&ix->mu);
 	if (sqlite3_prepare_v2(ix->db,
-			       "SELECT id, type FROM blobs WHERE id >= ?1 AND id <= ?2 LIMIT 2", -1,
+			       "SELECT DISTINCT id, type FROM blobs WHERE id >= ?1 AND id <= ?2 LIMIT 2", -1,
 			       &st, NULL) != SQLITE_OK) {
 		e = index_err(ix, "prefix search");
 		pthread_mutex_unlock(&ix->mu);
@@ -314,6 +332,207 @@ int index_find_prefix(struct index *ix, const char *hexprefix, unsigned *ret_typ
 		*ret_type = (unsigned)sqlite3_column_int(st, 1);
 		e = 0;
 	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&ix->mu);
+	return e;
+}
+
+/* ---- prune support ------------------------------------------------------ */
+
+int index_used_reset(struct index *ix)
+{
+	return index_exec(ix, "DROP TABLE IF EXISTS used; DROP TABLE IF EXISTS keep;"
+			      "CREATE TABLE used(id BLOB NOT NULL, type INTEGER NOT NULL,"
+			      " PRIMARY KEY(id, type)) WITHOUT ROWID;");
+}
+
+int index_used_drop(struct index *ix)
+{
+	return index_exec(ix, "DROP TABLE IF EXISTS used; DROP TABLE IF EXISTS keep;");
+}
+
+int index_used_mark(struct index *ix, unsigned type, const uint8_t id[32])
+{
+	pthread_mutex_lock(&ix->mu);
+	if (!ix->mark &&
+	    sqlite3_prepare_v3(ix->db, "INSERT OR IGNORE INTO used(id, type) VALUES(?1, ?2)", -1,
+			       SQLITE_PREPARE_PERSISTENT, &ix->mark, NULL) != SQLITE_OK) {
+		int e = index_err(ix, "prepare mark");
+		pthread_mutex_unlock(&ix->mu);
+		return e;
+	}
+	sqlite3_bind_blob(ix->mark, 1, id, 32, SQLITE_STATIC);
+	sqlite3_bind_int(ix->mark, 2, (int)type);
+	int rc = sqlite3_step(ix->mark);
+	sqlite3_reset(ix->mark);
+	int e = rc == SQLITE_DONE ? sqlite3_changes(ix->db) > 0 : index_err(ix, "mark used");
+	pthread_mutex_unlock(&ix->mu);
+	return e;
+}
+
+int index_used_finish(struct index *ix, uint64_t *ret_used, uint64_t *ret_missing)
+{
+	int e = index_exec(ix, "CREATE TABLE keep AS SELECT b.id AS id, b.type AS type,"
+			       " MIN(b.pid) AS pid FROM blobs b JOIN used u ON u.id = b.id"
+			       " AND u.type = b.type GROUP BY b.id, b.type;"
+			       "CREATE INDEX keep_i ON keep(id, type, pid);");
+	if (e < 0)
+		return e;
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&ix->mu);
+	if (sqlite3_prepare_v2(ix->db,
+			       "SELECT (SELECT count(*) FROM used),"
+			       " (SELECT count(*) FROM used u WHERE NOT EXISTS"
+			       " (SELECT 1 FROM keep k WHERE k.id = u.id AND k.type = u.type))",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		e = index_err(ix, "count used blobs");
+	} else {
+		*ret_used = (uint64_t)sqlite3_column_int64(st, 0);
+		*ret_missing = (uint64_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&ix->mu);
+	return e;
+}
+
+int index_foreach_pack_usage(struct index *ix,
+			     int (*fn)(void *arg, const struct index_pack_usage *u), void *arg)
+{
+	sqlite3_stmt *st;
+	int e = 0, rc;
+	pthread_mutex_lock(&ix->mu);
+	if (sqlite3_prepare_v2(ix->db,
+			       "SELECT p.id, p.size,"
+			       " COALESCE(SUM(CASE WHEN k.pid IS NOT NULL THEN b.len END), 0),"
+			       " COUNT(k.pid),"
+			       " COALESCE(SUM(CASE WHEN k.pid IS NULL THEN b.len END), 0),"
+			       " COALESCE(SUM(b.id IS NOT NULL AND k.pid IS NULL), 0)"
+			       " FROM packs p LEFT JOIN blobs b ON b.pid = p.pid"
+			       " LEFT JOIN keep k ON k.id = b.id AND k.type = b.type AND k.pid = b.pid"
+			       " GROUP BY p.pid",
+			       -1, &st, NULL) != SQLITE_OK) {
+		e = index_err(ix, "pack usage");
+		pthread_mutex_unlock(&ix->mu);
+		return e;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct index_pack_usage u;
+		if (sqlite3_column_bytes(st, 0) != 32)
+			continue;
+		memcpy(u.id, sqlite3_column_blob(st, 0), 32);
+		u.size = (uint64_t)sqlite3_column_int64(st, 1);
+		u.used_bytes = (uint64_t)sqlite3_column_int64(st, 2);
+		u.used_blobs = (uint64_t)sqlite3_column_int64(st, 3);
+		u.unused_bytes = (uint64_t)sqlite3_column_int64(st, 4);
+		u.unused_blobs = (uint64_t)sqlite3_column_int64(st, 5);
+		/* fn may call other index functions: release the lock meanwhile */
+		pthread_mutex_unlock(&ix->mu);
+		e = fn(arg, &u);
+		pthread_mutex_lock(&ix->mu);
+		if (e)
+			break;
+	}
+	if (!e && rc != SQLITE_DONE)
+		e = index_err(ix, "pack usage");
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&ix->mu);
+	return e;
+}
+
+int index_foreach_pack_blob(struct index *ix, const uint8_t pack_id[32], int keepers_only,
+			    int (*fn)(void *arg, const struct pack_entry *e), void *arg)
+{
+	sqlite3_stmt *st;
+	int e = 0, rc;
+	const char *sql = keepers_only
+		? "SELECT b.type, b.id, b.off, b.len, b.rawlen FROM blobs b JOIN packs p ON p.pid = b.pid"
+		  " JOIN keep k ON k.id = b.id AND k.type = b.type AND k.pid = b.pid WHERE p.id = ?1"
+		  " ORDER BY b.off"
+		: "SELECT b.type, b.id, b.off, b.len, b.rawlen FROM blobs b JOIN packs p ON p.pid = b.pid"
+		  " WHERE p.id = ?1 ORDER BY b.off";
+	pthread_mutex_lock(&ix->mu);
+	if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		e = index_err(ix, "pack blobs");
+		pthread_mutex_unlock(&ix->mu);
+		return e;
+	}
+	sqlite3_bind_blob(st, 1, pack_id, 32, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct pack_entry en;
+		if (sqlite3_column_bytes(st, 1) != 32)
+			continue;
+		en.type = (uint8_t)sqlite3_column_int(st, 0);
+		memcpy(en.id, sqlite3_column_blob(st, 1), 32);
+		en.offset = (uint64_t)sqlite3_column_int64(st, 2);
+		en.length = (uint32_t)sqlite3_column_int64(st, 3);
+		en.raw_length = (uint32_t)sqlite3_column_int64(st, 4);
+		pthread_mutex_unlock(&ix->mu);
+		e = fn(arg, &en);
+		pthread_mutex_lock(&ix->mu);
+		if (e)
+			break;
+	}
+	if (!e && rc != SQLITE_DONE)
+		e = index_err(ix, "pack blobs");
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&ix->mu);
+	return e;
+}
+
+int index_has_pack(struct index *ix, const uint8_t pack_id[32])
+{
+	pthread_mutex_lock(&ix->mu);
+	sqlite3_bind_blob(ix->get_pid, 1, pack_id, 32, SQLITE_STATIC);
+	int rc = sqlite3_step(ix->get_pid);
+	sqlite3_reset(ix->get_pid);
+	int e = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : index_err(ix, "find pack");
+	pthread_mutex_unlock(&ix->mu);
+	return e;
+}
+
+/* ---- repair packs, metrics --------------------------------------------- */
+
+int index_forget_pack(struct index *ix, const uint8_t pack_id[32])
+{
+	sqlite3_stmt *st;
+	int e = 0;
+	pthread_mutex_lock(&ix->mu);
+	if (sqlite3_prepare_v2(ix->db,
+			       "DELETE FROM blobs WHERE pid = (SELECT pid FROM packs WHERE id = ?1)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		e = index_err(ix, "prepare forget pack");
+		pthread_mutex_unlock(&ix->mu);
+		return e;
+	}
+	sqlite3_bind_blob(st, 1, pack_id, 32, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		e = index_err(ix, "forget pack blobs");
+	sqlite3_finalize(st);
+	if (e == 0 && sqlite3_prepare_v2(ix->db, "DELETE FROM packs WHERE id = ?1", -1, &st,
+					 NULL) != SQLITE_OK)
+		e = index_err(ix, "prepare forget pack");
+	else if (e == 0) {
+		sqlite3_bind_blob(st, 1, pack_id, 32, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			e = index_err(ix, "forget pack");
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&ix->mu);
+	return e;
+}
+
+int index_pack_bytes(struct index *ix, uint64_t *ret)
+{
+	sqlite3_stmt *st;
+	int e = 0;
+	pthread_mutex_lock(&ix->mu);
+	if (sqlite3_prepare_v2(ix->db, "SELECT coalesce(sum(size), 0) FROM packs", -1, &st,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW)
+		e = index_err(ix, "sum pack sizes");
+	else
+		*ret = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&ix->mu);
 	return e;

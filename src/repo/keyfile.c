@@ -13,13 +13,20 @@ int keyfile_create(const struct crypto_keys *keys, const char *pass, size_t pass
 		   const char *hostname, const char *username, struct buf *out)
 {
 	uint8_t salt[CRYPTO_SALT_LEN], kek[CRYPTO_KEY_LEN], payload[KEY_PAYLOAD_LEN];
+	uint64_t ops = KEYFILE_OPSLIMIT, mem = KEYFILE_MEMLIMIT;
+	/* Test suites that open a repository hundreds of times may ask for a
+	 * cheap KDF; nothing else sets this. */
+	if (getenv("CAIRN_TEST_WEAK_KDF")) {
+		ops = 1;
+		mem = 1u << 20;
+	}
 	crypto_random(salt, sizeof(salt));
 	buf_reset(out);
 	buf_put(out, "CAIRNKEY", 8);
 	buf_put_u8(out, 1);
 	buf_put_u8(out, 1);
-	buf_put_u64le(out, KEYFILE_OPSLIMIT);
-	buf_put_u64le(out, KEYFILE_MEMLIMIT);
+	buf_put_u64le(out, ops);
+	buf_put_u64le(out, mem);
 	buf_put(out, salt, sizeof(salt));
 	buf_put_u64le(out, (uint64_t)time(NULL));
 	buf_put_str(out, hostname ? hostname : "");
@@ -27,7 +34,7 @@ int keyfile_create(const struct crypto_keys *keys, const char *pass, size_t pass
 	int ret = buf_ok(out);
 	if (ret < 0)
 		return ret;
-	ret = crypto_kdf(pass, passlen, salt, KEYFILE_OPSLIMIT, KEYFILE_MEMLIMIT, kek);
+	ret = crypto_kdf(pass, passlen, salt, ops, mem, kek);
 	if (ret < 0) {
 		log_error("cannot derive a key from the password: %s", cairn_strerror(ret));
 		return ret;

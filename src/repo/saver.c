@@ -31,6 +31,7 @@ struct saver {
 	int compression;
 	size_t index_every_blobs;
 	unsigned index_every_seconds;
+	int no_index_dedup;
 
 	pthread_mutex_t mu;	/* pend, stats, err */
 	struct pend_set pend;
@@ -44,15 +45,16 @@ struct saver {
 	pthread_cond_t q_cond;		/* queue changed */
 	struct pack_writer **queue;
 	size_t q_cap, q_len, q_head;
-	int busy;			/* uploader is working on a pack */
+	int busy;			/* uploaders working on a pack */
 	struct pack_writer *spare[1];	/* an emptied writer, reused so its
 					   buffer is not faulted in again */
 	size_t n_spare;
 	int closing;
-	pthread_t thread;
-	int thread_started;
+	pthread_t *threads;		/* upload threads: as many as the backend
+					   wants requests in flight (S3: several) */
+	size_t n_threads;		/* started */
 
-	/* owned by the upload thread (and saver_flush after it is idle) */
+	pthread_mutex_t idx_mu;		/* the packs stored but not yet indexed */
 	struct repo_index_pack *pending;
 	size_t n_pending, cap_pending, pending_blobs;
 	time_t last_index;
@@ -161,8 +163,8 @@ static int saver_get_err(struct saver *s)
 }
 
 /* Writes an index file for the packs stored since the last one, records it
- * in the cache, then forgets those blobs from the pending set. Upload
- * thread (or flush, when the thread is idle). */
+ * in the cache, then forgets those blobs from the pending set. Called with
+ * idx_mu held. */
 static int saver_write_index(struct saver *s)
 {
 	if (s->n_pending == 0)
@@ -218,10 +220,12 @@ static int saver_store_pack(struct saver *s, struct pack_writer *pw)
 	uint64_t size = po.size;
 	po.entries = NULL;
 	pack_out_free(&po);
+	pthread_mutex_lock(&s->idx_mu);
 	if (s->n_pending == s->cap_pending) {
 		size_t cap = s->cap_pending ? s->cap_pending * 2 : 16;
 		void *p = realloc(s->pending, cap * sizeof(*s->pending));
 		if (!p) {
+			pthread_mutex_unlock(&s->idx_mu);
 			free(ents);
 			return CAIRN_ENOMEM;
 		}
@@ -238,10 +242,12 @@ static int saver_store_pack(struct saver *s, struct pack_writer *pw)
 	s->stats.bytes_added += size;
 	s->stats.packs_added++;
 	pthread_mutex_unlock(&s->mu);
+	e = 0;
 	if (s->pending_blobs >= s->index_every_blobs ||
 	    time(NULL) - s->last_index >= (time_t)s->index_every_seconds)
-		return saver_write_index(s);
-	return 0;
+		e = saver_write_index(s);
+	pthread_mutex_unlock(&s->idx_mu);
+	return e;
 }
 
 static void *saver_thread(void *arg)
@@ -256,7 +262,7 @@ static void *saver_thread(void *arg)
 		struct pack_writer *pw = s->queue[s->q_head];
 		s->q_head = (s->q_head + 1) % s->q_cap;
 		s->q_len--;
-		s->busy = 1;
+		s->busy++;
 		pthread_cond_broadcast(&s->q_cond);
 		pthread_mutex_unlock(&s->q_mu);
 		int e = saver_get_err(s);
@@ -268,7 +274,7 @@ static void *saver_thread(void *arg)
 		/* A spare writer would save page faults but costs a pack of peak
 		 * memory (measured: RSS 116 -> ~100 MiB without it). */
 		pack_writer_free(pw);
-		s->busy = 0;
+		s->busy--;
 		pthread_cond_broadcast(&s->q_cond);
 	}
 	pthread_mutex_unlock(&s->q_mu);
@@ -312,20 +318,31 @@ int saver_new(struct repo *r, const struct saver_opts *o, struct saver **ret)
 	s->q_cap = o && o->queue_packs ? o->queue_packs : 1;
 	s->index_every_blobs = o && o->index_every_blobs ? o->index_every_blobs : 100000;
 	s->index_every_seconds = o && o->index_every_seconds ? o->index_every_seconds : 300;
+	s->no_index_dedup = o && o->no_index_dedup;
 	s->last_index = time(NULL);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->pack_mu, NULL);
 	pthread_mutex_init(&s->q_mu, NULL);
+	pthread_mutex_init(&s->idx_mu, NULL);
 	pthread_cond_init(&s->q_cond, NULL);
 	s->queue = calloc(s->q_cap, sizeof(*s->queue));
 	s->filling[0] = pack_writer_new(s->pack_size + (1u << 20));
 	s->filling[1] = pack_writer_new(0);
-	if (!s->queue || !s->filling[0] || !s->filling[1] ||
-	    pthread_create(&s->thread, NULL, saver_thread, s) != 0) {
+	/* One upload thread for a local folder; a remote backend asks for more,
+	 * each holding one pack in flight, so memory stays bounded. */
+	size_t want = backend_parallel(repo_backend(r));
+	s->threads = calloc(want, sizeof(*s->threads));
+	if (!s->queue || !s->filling[0] || !s->filling[1] || !s->threads) {
 		saver_free(s);
 		return CAIRN_ENOMEM;
 	}
-	s->thread_started = 1;
+	while (s->n_threads < want &&
+	       pthread_create(&s->threads[s->n_threads], NULL, saver_thread, s) == 0)
+		s->n_threads++;
+	if (s->n_threads == 0) {
+		saver_free(s);
+		return CAIRN_ENOMEM;
+	}
 	*ret = s;
 	return 0;
 }
@@ -334,13 +351,15 @@ void saver_free(struct saver *s)
 {
 	if (!s)
 		return;
-	if (s->thread_started) {
+	if (s->n_threads) {
 		pthread_mutex_lock(&s->q_mu);
 		s->closing = 1;
 		pthread_cond_broadcast(&s->q_cond);
 		pthread_mutex_unlock(&s->q_mu);
-		pthread_join(s->thread, NULL);
+		for (size_t i = 0; i < s->n_threads; i++)
+			pthread_join(s->threads[i], NULL);
 	}
+	free(s->threads);
 	for (size_t i = 0; i < s->q_len; i++)
 		pack_writer_free(s->queue[(s->q_head + i) % s->q_cap]);
 	for (size_t i = 0; i < s->n_spare; i++)
@@ -355,6 +374,7 @@ void saver_free(struct saver *s)
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->pack_mu);
 	pthread_mutex_destroy(&s->q_mu);
+	pthread_mutex_destroy(&s->idx_mu);
 	pthread_cond_destroy(&s->q_cond);
 	free(s);
 }
@@ -391,7 +411,7 @@ int saver_save(struct saver *s, struct saver_ctx *c, unsigned type, const void *
 	pthread_mutex_lock(&s->mu);
 	int e = s->err;
 	if (e == 0 && !pend_find(&s->pend, id, type)) {
-		e = index_lookup(s->ix, type, id, NULL);
+		e = s->no_index_dedup ? CAIRN_ENOTFOUND : index_lookup(s->ix, type, id, NULL);
 		if (e == CAIRN_ENOTFOUND) {
 			e = pend_add(&s->pend, id, type);
 			if (e == 0 && ret_added)
@@ -473,10 +493,12 @@ int saver_flush(struct saver *s)
 	pthread_mutex_lock(&s->q_mu);
 	while (s->q_len > 0 || s->busy)
 		pthread_cond_wait(&s->q_cond, &s->q_mu);
-	/* The thread is idle and stays so until the next enqueue: its state is ours. */
+	/* The threads are idle and stay so until the next enqueue. */
 	int e = saver_get_err(s);
 	if (e == 0) {
+		pthread_mutex_lock(&s->idx_mu);
 		e = saver_write_index(s);
+		pthread_mutex_unlock(&s->idx_mu);
 		if (e < 0)
 			saver_set_err(s, e);
 	}
