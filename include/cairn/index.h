@@ -85,6 +85,12 @@ int index_foreach_pack_usage(struct index *ix,
 /* Calls fn for the blobs of a pack (only keeper copies when keepers_only). */
 int index_foreach_pack_blob(struct index *ix, const uint8_t pack_id[32], int keepers_only,
 			    int (*fn)(void *arg, const struct pack_entry *e), void *arg);
+/* After index_used_finish: count, plaintext bytes and stored bytes of the
+ * used blobs (one copy each). */
+int index_used_sums(struct index *ix, uint64_t *ret_blobs, uint64_t *ret_raw, uint64_t *ret_stored);
+/* Packs, their bytes, blob entries and their plaintext bytes in the cache. */
+int index_totals(struct index *ix, uint64_t *ret_packs, uint64_t *ret_pack_bytes,
+		 uint64_t *ret_blobs, uint64_t *ret_raw);
 /* 1 when the pack is indexed, 0 when not. */
 int index_has_pack(struct index *ix, const uint8_t pack_id[32]);
 

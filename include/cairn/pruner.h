@@ -38,4 +38,8 @@ struct prune_stats {
 
 int prune_run(struct repo *r, const struct prune_opts *o, struct prune_stats *st);
 
+/* Marks every blob reachable from a tree in the index cache's `used`
+ * table (after index_used_reset); used by prune and stats. */
+int prune_mark_tree(struct repo *r, const uint8_t tree[32]);
+
 #endif

@@ -66,6 +66,11 @@ const struct crypto_keys *repo_keys(const struct repo *r);
 struct index *repo_index(struct repo *r);
 const struct chunker *repo_chunker(const struct repo *r);
 const char *repo_cache_path(const struct repo *r);
+/* Object name ("keys/<id>") of the key file the repository was opened with. */
+const char *repo_key_name(const struct repo *r);
+/* Stores a new key file sealing this repository's keys under pass; its
+ * object name goes to ret_name. */
+int repo_key_add(struct repo *r, const char *pass, size_t passlen, char *ret_name, size_t cap);
 
 /* Blob id: keyed BLAKE2b of the plaintext. */
 void repo_blob_id(const struct repo *r, const void *data, size_t len, uint8_t ret_id[32]);

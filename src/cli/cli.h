@@ -67,6 +67,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
  * free with cli_password_free. */
 int cli_password(int confirm, char **ret, size_t *ret_len);
 void cli_password_free(char *pw, size_t len);
+/* Reads a new password (key add/passwd): --new-password-file, then
+ * CAIRN_NEW_PASSWORD, then the terminal (asked twice). */
+int cli_new_password(const char *file, char **ret, size_t *ret_len);
 
 /* Opens the repository named by the global options. */
 int cli_open_repo(struct repo **ret);
@@ -124,9 +127,43 @@ int cmd_restore(int argc, char **argv);
 int cmd_unlock(int argc, char **argv);
 int cmd_forget(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_find(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+
+struct checker_opts;
+/* Parses a --read-data-subset value, "N/T" (1 <= N <= T) or "P%" (0 < P
+ * <= 100), into o (check.c). Returns 0 or CAIRN_EINVAL. */
+int cli_parse_read_subset(const char *s, struct checker_opts *o);
+
+/* ---- metrics files (metrics.c) ---- */
+
+/* What a command reports in its --metrics-file (Prometheus text format). */
+struct cli_metrics {
+	const char *file;		/* --metrics-file FILE; NULL: write nothing */
+	const char *job;		/* --metrics-job NAME; NULL: the command */
+	const char *command;		/* "backup", "check", ... */
+	int64_t start_ns;		/* when the command started (time_now_ns) */
+	int exit_code;			/* the process's exit status */
+	uint64_t bytes_added, files_processed, errors_found;
+	int has_repo_bytes;		/* repo_bytes is known (else: index cache) */
+	uint64_t repo_bytes;
+};
+
+/* The two options, for a command's help text (and its man page). */
+#define CLI_METRICS_HELP                                                          \
+	"      --metrics-file FILE    write Prometheus metrics to FILE (atomically)\n" \
+	"      --metrics-job NAME     the job label of the metrics (default: the command)\n"
+
+/* Writes m->file, when set, atomically: last success time (kept from the
+ * old file when this run failed), last run time, exit code, duration,
+ * bytes added, files processed, errors found, and with r (NULL when the
+ * repository could not be opened) the snapshot count and repository size;
+ * labels repository, job and command. Returns 0 or an error (logged). */
+int cli_metrics_write(struct repo *r, const struct cli_metrics *m);
 
 #endif

@@ -219,6 +219,44 @@ int cli_password(int confirm, char **ret, size_t *ret_len)
 	return 0;
 }
 
+int cli_new_password(const char *file, char **ret, size_t *ret_len)
+{
+	struct buf b = BUF_INIT;
+	const char *env = getenv("CAIRN_NEW_PASSWORD");
+	int e;
+	if (file) {
+		e = password_from_file(file, &b);
+	} else if (env) {
+		buf_put(&b, env, strlen(env));
+		e = buf_ok(&b);
+	} else if (isatty(STDIN_FILENO) || isatty(STDERR_FILENO)) {
+		struct buf again = BUF_INIT;
+		e = password_prompt("enter the new password: ", &b);
+		if (e == 0)
+			e = password_prompt("enter the new password again: ", &again);
+		if (e == 0 && (again.len != b.len || memcmp(again.data, b.data, b.len) != 0)) {
+			log_error("the passwords do not match");
+			e = CAIRN_EINVAL;
+		}
+		buf_free_secret(&again);
+	} else {
+		log_error("no new password given: use --new-password-file or CAIRN_NEW_PASSWORD");
+		return CAIRN_EINVAL;
+	}
+	if (e == 0 && b.len == 0) {
+		log_error("the new password is empty; give a non-empty password");
+		e = CAIRN_EINVAL;
+	}
+	if (e < 0) {
+		buf_free_secret(&b);
+		return e;
+	}
+	buf_terminate(&b);
+	*ret_len = b.len;
+	*ret = (char *)buf_steal(&b, NULL);
+	return 0;
+}
+
 void cli_password_free(char *pw, size_t len)
 {
 	if (!pw)

@@ -29,6 +29,7 @@ struct diff_ctx {
 	struct buf out;
 };
 
+/* Writes out what was gathered (one write per 64 KiB, not per line). */
 static int diff_flush(struct diff_ctx *c)
 {
 	int e = buf_ok(&c->out);
@@ -38,6 +39,7 @@ static int diff_flush(struct diff_ctx *c)
 	return e;
 }
 
+/* Diff callback: one line (or JSON object) per change. */
 static int diff_change(void *arg, enum browse_change ch, const char *path, const struct node *old,
 		       const struct node *new_)
 {
@@ -76,6 +78,7 @@ static int diff_change(void *arg, enum browse_change ch, const char *path, const
 	return c->out.len >= DIFF_FLUSH_BYTES ? diff_flush(c) : buf_ok(&c->out);
 }
 
+/* The "added" or "removed" object of the JSON summary. */
 static void diff_side_json(struct json *j, const char *key, uint64_t files, uint64_t dirs,
 			   uint64_t others, uint64_t bytes)
 {
@@ -92,6 +95,7 @@ static void diff_side_json(struct json *j, const char *key, uint64_t files, uint
 	json_obj_end(j);
 }
 
+/* The totals, as text or as the last JSON object. */
 static void diff_summary(struct buf *b, const struct browse_diff_stats *st,
 			 const struct snap_entry *a, const struct snap_entry *z)
 {

@@ -44,6 +44,7 @@ struct find_ctx {
 	int groups;			/* snapshots printed so far */
 };
 
+/* Writes out what was gathered (JSON is streamed, text held per snapshot). */
 static int find_flush(struct find_ctx *c)
 {
 	int e = buf_ok(&c->out);
@@ -53,6 +54,7 @@ static int find_flush(struct find_ctx *c)
 	return e;
 }
 
+/* Moves the held lines to a temporary file so memory stays bounded. */
 static int find_spill(struct find_ctx *c)
 {
 	int e = buf_ok(&c->out);
@@ -72,6 +74,7 @@ static int find_spill(struct find_ctx *c)
 	return 0;
 }
 
+/* Finder callback: formats one match. */
 static int find_match(void *arg, const char *path, const struct node *n)
 {
 	struct find_ctx *c = arg;

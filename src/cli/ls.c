@@ -35,6 +35,7 @@ struct ls_ctx {
 	int long_format;
 };
 
+/* Writes out what was gathered (one write per 64 KiB, not per line). */
 static int ls_flush(struct ls_ctx *c)
 {
 	int e = buf_ok(&c->out);
@@ -44,6 +45,7 @@ static int ls_flush(struct ls_ctx *c)
 	return e;
 }
 
+/* Walk visitor: one line (or JSON object) per entry. */
 static int ls_visit(void *arg, const char *path, const struct node *n)
 {
 	struct ls_ctx *c = arg;

@@ -26,9 +26,12 @@ static const char usage[] =
 	"  diff        show what changed between two snapshots\n"
 	"  forget      remove snapshots by a retention policy\n"
 	"  prune       delete data no snapshot needs\n"
+	"  check       verify the repository and report damage\n"
 	"  unlock      remove stale locks\n"
+	"  key         list, add, remove or change passwords\n"
+	"  stats       sizes, deduplication and compression ratios\n"
 	"  cat         print repository objects (for debugging)\n"
-	"  repair      rebuild the index from the packs (repair index)\n"
+	"  repair      rebuild the index, salvage packs, repair snapshots\n"
 	"  version     print the version\n"
 	"\n"
 	"Run 'cairn COMMAND --help' for a command's options; see cairn(1).\n"
@@ -42,8 +45,9 @@ struct command {
 
 static const struct command commands[] = {
 	{ "init", cmd_init },		{ "backup", cmd_backup }, { "snapshots", cmd_snapshots },
-	{ "dump", cmd_dump },		{ "restore", cmd_restore },	{ "unlock", cmd_unlock },	{ "forget", cmd_forget },	{ "prune", cmd_prune },	{ "import", cmd_import },		{ "cat", cmd_cat },	  { "repair", cmd_repair },
+	{ "dump", cmd_dump },		{ "restore", cmd_restore },	{ "unlock", cmd_unlock },	{ "forget", cmd_forget },	{ "prune", cmd_prune },	{ "key", cmd_key },	{ "stats", cmd_stats },	{ "import", cmd_import },		{ "cat", cmd_cat },	  { "repair", cmd_repair },
 	{ "ls", cmd_ls },		{ "find", cmd_find },		{ "diff", cmd_diff },
+	{ "check", cmd_check },
 };
 
 int main(int argc, char **argv)

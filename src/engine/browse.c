@@ -25,6 +25,7 @@ struct loader {
 	uint64_t loaded;
 };
 
+/* One decompressor for all the loads of a walk (a zstd context is costly). */
 static int loader_init(struct loader *l, struct repo *r)
 {
 	memset(l, 0, sizeof(*l));
@@ -34,6 +35,7 @@ static int loader_init(struct loader *l, struct repo *r)
 	return l->d ? 0 : CAIRN_ENOMEM;
 }
 
+/* Frees what loader_init made. */
 static void loader_done(struct loader *l)
 {
 	decompressor_free(l->d);
@@ -163,8 +165,11 @@ static int walk_resolve(struct loader *l, const uint8_t root[32], const char *st
 			e = CAIRN_ENOTFOUND;
 		} else if (!next) {
 			e = node_copy(ret, n);
-		} else if (n->type != NODE_DIR || !n->has_subtree) {
+		} else if (n->type != NODE_DIR) {
 			log_error("%s is not in the snapshot: %s is not a folder", start, pb->p);
+			e = CAIRN_ENOTFOUND;
+		} else if (!n->has_subtree) {
+			log_error("%s is not in the snapshot: the folder %s is empty", start, pb->p);
 			e = CAIRN_ENOTFOUND;
 		} else {
 			memcpy(cur, n->subtree, 32);
@@ -377,6 +382,7 @@ struct browse_finder {
 	size_t first_cacheable;		/* outermost frame with few enough matches */
 };
 
+/* Frees a recorded match's copies. */
 static void fmatch_clear(struct fmatch *m)
 {
 	free(m->path);
@@ -384,6 +390,7 @@ static void fmatch_clear(struct fmatch *m)
 	m->path = NULL;
 }
 
+/* Frees a cache entry and its matches. */
 static void centry_free(struct centry *c)
 {
 	for (size_t i = 0; i < c->n; i++)
@@ -393,6 +400,7 @@ static void centry_free(struct centry *c)
 	free(c);
 }
 
+/* Empties the cache (it is full, or the finder goes away). */
 static void cache_clear(struct browse_finder *f)
 {
 	for (size_t b = 0; b < f->n_buckets; b++) {
@@ -406,6 +414,7 @@ static void cache_clear(struct browse_finder *f)
 	f->used = 0;
 }
 
+/* Bucket hash of (subtree id, path): FNV-1a of the path over the id. */
 static size_t cache_hash(const uint8_t id[32], const char *path)
 {
 	uint64_t h;
@@ -415,6 +424,7 @@ static size_t cache_hash(const uint8_t id[32], const char *path)
 	return (size_t)(h ^ (h >> 32));
 }
 
+/* The cache entry of the folder (id, path), or NULL. */
 static struct centry *cache_get(struct browse_finder *f, const uint8_t id[32], const char *path)
 {
 	if (!f->n_buckets)
@@ -556,6 +566,7 @@ static int find_emit(struct browse_finder *f, const char *path, const struct nod
 	return 0;
 }
 
+/* Time limits first: they are cheaper than fnmatch. */
 static int node_matches(const struct browse_finder *f, const char *path, const struct node *n)
 {
 	if (f->o.has_newer && !(n->mtime_ns > f->o.newer_ns))
@@ -567,6 +578,8 @@ static int node_matches(const struct browse_finder *f, const char *path, const s
 	return browse_match(f->o.patterns, f->o.n_patterns, f->o.ignore_case, path);
 }
 
+/* Walk visitor: tests the node; a folder is answered from the cache or
+ * opens a frame that records its matches. */
 static int find_visit(void *arg, const char *path, const struct node *n)
 {
 	struct browse_finder *f = arg;
@@ -598,6 +611,7 @@ static int find_visit(void *arg, const char *path, const struct node *n)
 	return 0;
 }
 
+/* Walk leave: a folder with few enough matches goes into the cache. */
 static int find_leave(void *arg, const char *path, const struct node *n)
 {
 	struct browse_finder *f = arg;
@@ -669,6 +683,7 @@ int browse_finder_run(struct browse_finder *f, struct repo *r, const uint8_t roo
 
 /* ---- diff ---- */
 
+/* Equal strings, where NULL (no name recorded) equals only NULL. */
 static int str_eq(const char *a, const char *b)
 {
 	if (!a || !b)
@@ -739,6 +754,7 @@ static int diff_push(struct differ *d, const struct node *a, const struct node *
 	return 0;
 }
 
+/* Totals of an added entry, by type. */
 static void count_added(struct browse_diff_stats *st, const struct node *n)
 {
 	if (n->type == NODE_FILE) {
@@ -751,6 +767,7 @@ static void count_added(struct browse_diff_stats *st, const struct node *n)
 	}
 }
 
+/* Totals of a removed entry, by type. */
 static void count_removed(struct browse_diff_stats *st, const struct node *n)
 {
 	if (n->type == NODE_FILE) {

@@ -36,6 +36,8 @@ struct xstate {
 	struct restore_stats *st;
 	struct archive *ar;
 	const char *out;	/* the output's name, for messages */
+	int fd;			/* where the archive's bytes go */
+	int failed;		/* set on error: discard what libarchive still writes */
 	int zip;
 	struct xlink *hl;	/* open addressing */
 	size_t hl_cap, hl_n;
@@ -315,6 +317,30 @@ static int export_dir(struct xstate *s, const uint8_t id[32], const char *spath,
 	return e;
 }
 
+/* libarchive's write callback: the bytes to s->fd; after a failure they are
+ * dropped, so closing writes no end-of-archive marker that would make a
+ * truncated stream look complete. */
+static la_ssize_t out_write(struct archive *ar, void *arg, const void *buf, size_t n)
+{
+	struct xstate *s = arg;
+	const uint8_t *p = buf;
+	size_t left = n;
+	if (s->failed)
+		return (la_ssize_t)n;
+	while (left > 0) {
+		ssize_t w = write(s->fd, p, left);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			archive_set_error(ar, errno, "%s", strerror(errno));
+			return -1;
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	return (la_ssize_t)n;
+}
+
 /* Sets up the writer for the format; libarchive's codes become ours here. */
 static int writer_setup(struct xstate *s, enum xformat f)
 {
@@ -421,7 +447,12 @@ int exporter_write(struct repo *r, const uint8_t root[32], const struct exporter
 	}
 	if ((e = writer_setup(&s, f)) < 0)
 		goto out;
-	if (archive_write_open_fd(s.ar, fd) != ARCHIVE_OK) {
+	s.fd = fd;
+	/* a file ends after the end-of-archive blocks; a stream is padded to a
+	 * whole block, as tar(1) does */
+	if (f == XF_TAR)
+		archive_write_set_bytes_in_last_block(s.ar, to_stdout ? 0 : 1);
+	if (archive_write_open2(s.ar, &s, NULL, out_write, NULL, NULL) != ARCHIVE_OK) {
 		e = write_fail(&s, "the archive");
 		goto out;
 	}
@@ -434,8 +465,7 @@ int exporter_write(struct repo *r, const uint8_t root[32], const struct exporter
 	}
 out:
 	if (s.ar) {
-		if (e < 0)
-			archive_write_fail(s.ar);	/* no end-of-archive after a failure */
+		s.failed = e < 0;
 		archive_write_free(s.ar);
 	}
 	if (!to_stdout && fd >= 0) {

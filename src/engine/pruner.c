@@ -131,6 +131,19 @@ static int mark_tree(struct prune *p, const uint8_t id[32], int depth)
 	return e;
 }
 
+int prune_mark_tree(struct repo *r, const uint8_t tree[32])
+{
+	struct prune_stats st;
+	struct prune p = { .r = r, .ix = repo_index(r), .st = &st };
+	p.d = decompressor_new();
+	if (!p.d)
+		return CAIRN_ENOMEM;
+	int e = mark_tree(&p, tree, 0);
+	buf_free(&p.blob);
+	decompressor_free(p.d);
+	return e;
+}
+
 static int mark_snapshot(void *arg, const uint8_t id[32])
 {
 	struct prune *p = arg;

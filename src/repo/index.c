@@ -537,3 +537,49 @@ int index_pack_bytes(struct index *ix, uint64_t *ret)
 	pthread_mutex_unlock(&ix->mu);
 	return e;
 }
+
+int index_used_sums(struct index *ix, uint64_t *ret_blobs, uint64_t *ret_raw, uint64_t *ret_stored)
+{
+	sqlite3_stmt *st;
+	int e = 0;
+	pthread_mutex_lock(&ix->mu);
+	if (sqlite3_prepare_v2(ix->db,
+			       "SELECT count(*), COALESCE(SUM(b.rawlen), 0), COALESCE(SUM(b.len), 0)"
+			       " FROM keep k JOIN blobs b ON b.id = k.id AND b.type = k.type"
+			       " AND b.pid = k.pid",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		e = index_err(ix, "sum used blobs");
+	} else {
+		*ret_blobs = (uint64_t)sqlite3_column_int64(st, 0);
+		*ret_raw = (uint64_t)sqlite3_column_int64(st, 1);
+		*ret_stored = (uint64_t)sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&ix->mu);
+	return e;
+}
+
+int index_totals(struct index *ix, uint64_t *ret_packs, uint64_t *ret_pack_bytes,
+		 uint64_t *ret_blobs, uint64_t *ret_raw)
+{
+	sqlite3_stmt *st;
+	int e = 0;
+	pthread_mutex_lock(&ix->mu);
+	if (sqlite3_prepare_v2(ix->db,
+			       "SELECT (SELECT count(*) FROM packs), (SELECT COALESCE(SUM(size), 0)"
+			       " FROM packs), (SELECT count(*) FROM blobs),"
+			       " (SELECT COALESCE(SUM(rawlen), 0) FROM blobs)",
+			       -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		e = index_err(ix, "totals");
+	} else {
+		*ret_packs = (uint64_t)sqlite3_column_int64(st, 0);
+		*ret_pack_bytes = (uint64_t)sqlite3_column_int64(st, 1);
+		*ret_blobs = (uint64_t)sqlite3_column_int64(st, 2);
+		*ret_raw = (uint64_t)sqlite3_column_int64(st, 3);
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&ix->mu);
+	return e;
+}

@@ -23,10 +23,13 @@ struct repo {
 	struct chunker *chunker;
 	struct index *ix;
 	char *cache_dir;	/* <cache>/<repo id> */
+	char key_name[96];	/* keys/<id> that opened the repository */
 };
 
 static const char *const file_dirs[] = { "index/", "snapshots/" };
 static const char *const file_ads[] = { "cairn-index", "cairn-snapshot" };
+
+static void who_am_i(char *host, size_t hcap, char *user, size_t ucap);
 
 struct backend *repo_backend(struct repo *r) { return r->be; }
 const struct repo_config *repo_config(const struct repo *r) { return &r->cfg; }
@@ -34,6 +37,25 @@ const struct crypto_keys *repo_keys(const struct repo *r) { return &r->keys; }
 struct index *repo_index(struct repo *r) { return r->ix; }
 const struct chunker *repo_chunker(const struct repo *r) { return r->chunker; }
 const char *repo_cache_path(const struct repo *r) { return r->cache_dir; }
+const char *repo_key_name(const struct repo *r) { return r->key_name; }
+
+int repo_key_add(struct repo *r, const char *pass, size_t passlen, char *ret_name, size_t cap)
+{
+	struct buf b = BUF_INIT;
+	char host[256], user[256];
+	who_am_i(host, sizeof(host), user, sizeof(user));
+	int e = keyfile_create(&r->keys, pass, passlen, host, user, &b);
+	if (e == 0) {
+		uint8_t kid[32];
+		char hex[65];
+		crypto_plain_hash(b.data, b.len, kid);
+		hex_encode(kid, 32, hex);
+		snprintf(ret_name, cap, "keys/%s", hex);
+		e = backend_put(r->be, ret_name, b.data, b.len);
+	}
+	buf_free(&b);
+	return e;
+}
 
 void repo_blob_id(const struct repo *r, const void *data, size_t len, uint8_t ret_id[32])
 {
@@ -142,6 +164,7 @@ static int try_key(void *arg, const char *name, uint64_t size)
 	buf_free(&b);
 	if (e == 0) {
 		kt->found = 1;
+		snprintf(kt->r->key_name, sizeof(kt->r->key_name), "%s", name);
 		return 1;
 	}
 	if (e == CAIRN_ECORRUPT || e == CAIRN_EUNSUPPORTED) {
