@@ -91,6 +91,10 @@ int index_used_sums(struct index *ix, uint64_t *ret_blobs, uint64_t *ret_raw, ui
 /* Packs, their bytes, blob entries and their plaintext bytes in the cache. */
 int index_totals(struct index *ix, uint64_t *ret_packs, uint64_t *ret_pack_bytes,
 		 uint64_t *ret_blobs, uint64_t *ret_raw);
+/* copy: blob ids of another repository mapped to this one's (a cache:
+ * callers check that the mapped blob is indexed). CAIRN_ENOTFOUND. */
+int index_map_get(struct index *ix, const uint8_t old[32], uint8_t ret_new[32]);
+int index_map_put(struct index *ix, const uint8_t old[32], const uint8_t new_id[32]);
 /* 1 when the pack is indexed, 0 when not. */
 int index_has_pack(struct index *ix, const uint8_t pack_id[32]);
 

@@ -37,7 +37,8 @@ struct repo_init_opts {
 	struct chunker_params chunker;	/* zeros: defaults */
 	int compression;		/* -1: default */
 	uint64_t pack_size;		/* 0: default */
-	const struct crypto_keys *copy_keys; /* reuse master keys (NULL: fresh) */
+	const struct crypto_keys *copy_keys; /* take the id key and chunker secret
+						from these (NULL: fresh) */
 	const char *const *backend_options; /* NULL-terminated -o KEY=VALUE list, or NULL */
 	int create_bucket;		/* S3: create the bucket when missing */
 };

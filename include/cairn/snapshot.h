@@ -42,6 +42,8 @@ struct snapshot {
 	uint8_t tree[32];
 	int has_parent;
 	uint8_t parent[32];
+	int has_original;
+	uint8_t original[32];		/* id in the repository it was copied from */
 	uint32_t chunk_min, chunk_avg, chunk_max;
 	uint32_t flags;			/* SNAPSHOT_F_* */
 	char *program;			/* e.g. "cairn 0.1.0" */

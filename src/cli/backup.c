@@ -46,11 +46,13 @@ static const char help[] =
 	"      --tag TAG              add a tag (repeat, or separate with commas)\n"
 	"      --host HOST            record HOST instead of this machine's name\n"
 	"      --time TIME            record TIME instead of now\n"
-	"      --threads N            worker threads (default: number of CPUs)\n";
+	"      --threads N            worker threads (default: number of CPUs)\n"
+	CLI_METRICS_HELP;
 
 struct backup_args {
 	int from_stdin, from_cmd, has_time, force;
 	int no_verify_dump;
+	const char *metrics_file, *metrics_job;	/* --metrics-file, --metrics-job */
 	const char *name, *host, *parent;
 	int64_t when;
 	unsigned threads;
@@ -250,6 +252,8 @@ static int parse_args(int argc, char **argv, struct backup_args *ba, struct snap
 		{ "parent", required_argument, NULL, 10 },
 		{ "force", no_argument, NULL, 11 },
 		{ "no-verify-dump", no_argument, NULL, 12 },
+		{ "metrics-file", required_argument, NULL, 13 },
+		{ "metrics-job", required_argument, NULL, 14 },
 		CLI_GLOBAL_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -293,6 +297,8 @@ static int parse_args(int argc, char **argv, struct backup_args *ba, struct snap
 		case 10: ba->parent = optarg; break;
 		case 11: ba->force = 1; break;
 		case 12: ba->no_verify_dump = 1; break;
+		case 13: ba->metrics_file = optarg; break;
+		case 14: ba->metrics_job = optarg; break;
 		default: return cli_usage_error("backup", "unknown option");
 		}
 	}
@@ -540,6 +546,7 @@ int cmd_backup(int argc, char **argv)
 	struct repo_lock *lk = NULL;
 	struct archiver *a = NULL;
 	uint8_t tree_id[32], snap_id[32];
+	int64_t started = time_now_ns();
 	int e;
 	snapshot_init(&sn);
 	if (parse_args(argc, argv, &ba, &sn) != 0) {
@@ -594,6 +601,16 @@ int cmd_backup(int argc, char **argv)
 	if (sn.flags & SNAPSHOT_F_INCOMPLETE)
 		e = CAIRN_EINCOMPLETE;
 out:
+	if (ba.metrics_file) {
+		struct cli_metrics m = {
+			.file = ba.metrics_file, .job = ba.metrics_job, .command = "backup",
+			.start_ns = started, .exit_code = cli_exit(e),
+			.bytes_added = sn.summary.bytes_added,
+			.files_processed = sn.summary.total_files, .errors_found = ws.errors,
+		};
+		if (cli_metrics_write(r, &m) < 0 && e == 0)
+			e = CAIRN_EIO;
+	}
 	archiver_free(a);
 	cli_close_repo(r, lk);
 	if (e < 0 && e != CAIRN_EINCOMPLETE && e != CAIRN_ELOCKED && e != CAIRN_ECHILD && e != CAIRN_ENOREPO &&

@@ -74,6 +74,12 @@ int cli_new_password(const char *file, char **ret, size_t *ret_len);
 /* Opens the repository named by the global options. */
 int cli_open_repo(struct repo **ret);
 
+/* Opens a second repository (copy, init --copy-chunker-params): its
+ * password from pwcmd, pwfile, CAIRN_FROM_PASSWORD_FILE or
+ * CAIRN_FROM_PASSWORD. */
+int cli_open_from_repo(const char *location, const char *pwfile, const char *pwcmd,
+		       struct repo **ret);
+
 struct repo_lock;
 enum { CLI_LOCK_SHARED = 0, CLI_LOCK_EXCLUSIVE = 1 };
 /* Opens the repository and takes a lock (lock.h); release with
@@ -129,6 +135,7 @@ int cmd_forget(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_copy(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_find(int argc, char **argv);

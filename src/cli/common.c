@@ -289,6 +289,41 @@ int cli_open_repo(struct repo **ret)
 	return e;
 }
 
+int cli_open_from_repo(const char *location, const char *pwfile, const char *pwcmd,
+		       struct repo **ret)
+{
+	struct buf b = BUF_INIT;
+	const char *envfile = getenv("CAIRN_FROM_PASSWORD_FILE"), *env = getenv("CAIRN_FROM_PASSWORD");
+	int e;
+	if (!location || !*location) {
+		log_error("give the source repository with --from-repo LOCATION");
+		return CAIRN_EINVAL;
+	}
+	if (pwcmd)
+		e = password_from_command(pwcmd, &b);
+	else if (pwfile || (envfile && *envfile))
+		e = password_from_file(pwfile ? pwfile : envfile, &b);
+	else if (env) {
+		buf_put(&b, env, strlen(env));
+		e = buf_ok(&b);
+	} else {
+		log_error("no password for the source repository: set CAIRN_FROM_PASSWORD, "
+			  "CAIRN_FROM_PASSWORD_FILE, --from-password-file or --from-password-command");
+		return CAIRN_EINVAL;
+	}
+	if (e == 0) {
+		struct repo_open_opts o = {
+			.location = location,
+			.password = (const char *)b.data,
+			.password_len = b.len,
+			.cache_dir = cli_g.cache_dir,
+		};
+		e = repo_open(&o, ret);
+	}
+	buf_free_secret(&b);
+	return e;
+}
+
 int cli_open_repo_locked(int mode, struct repo **ret, struct repo_lock **ret_lock)
 {
 	struct repo *r;

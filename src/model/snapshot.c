@@ -44,7 +44,8 @@ enum {
 	ST_END_NS = 27,
 	ST_TOTAL_FILES = 28,
 	ST_TOTAL_BYTES = 29,
-	ST_LAST_KNOWN = ST_TOTAL_BYTES,
+	ST_ORIGINAL = 30,
+	ST_LAST_KNOWN = ST_ORIGINAL,
 };
 
 static uint64_t zigzag_enc(int64_t v)
@@ -236,6 +237,8 @@ int snapshot_encode(const struct snapshot *s, struct buf *out)
 	put_field_uint(&fw, ST_END_NS, zigzag_enc(m->end_ns), 0);
 	put_field_uint(&fw, ST_TOTAL_FILES, m->total_files, 0);
 	put_field_uint(&fw, ST_TOTAL_BYTES, m->total_bytes, 0);
+	if (s->has_original)
+		put_field_bytes(&fw, ST_ORIGINAL, s->original, 32);
 
 	if ((e = buf_ok(&fw.body)) < 0)
 		goto out;
@@ -457,6 +460,13 @@ int snapshot_decode(const void *data, size_t len, struct snapshot *s)
 			break;
 		case ST_TOTAL_BYTES:
 			e = val_uint(val, vl, UINT64_MAX, 0, &m->total_bytes);
+			break;
+		case ST_ORIGINAL:
+			if (vl != 32)
+				e = CAIRN_ECORRUPT;
+			else
+				memcpy(s->original, val, 32);
+			s->has_original = 1;
 			break;
 		default:
 			break; /* unknown field: skipped */

@@ -43,6 +43,7 @@ static const char schema[] =
 	" pid INTEGER NOT NULL, off INTEGER NOT NULL, len INTEGER NOT NULL,"
 	" rawlen INTEGER NOT NULL, PRIMARY KEY(id, type, pid)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS files(id BLOB PRIMARY KEY) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS idmap(old BLOB PRIMARY KEY, new BLOB NOT NULL) WITHOUT ROWID;"
 	"PRAGMA user_version=2;";
 
 /* An older schema is dropped: the cache is rebuilt from the index files. */
@@ -579,6 +580,50 @@ int index_totals(struct index *ix, uint64_t *ret_packs, uint64_t *ret_pack_bytes
 		*ret_blobs = (uint64_t)sqlite3_column_int64(st, 2);
 		*ret_raw = (uint64_t)sqlite3_column_int64(st, 3);
 	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&ix->mu);
+	return e;
+}
+
+int index_map_get(struct index *ix, const uint8_t old[32], uint8_t ret_new[32])
+{
+	sqlite3_stmt *st;
+	int e;
+	pthread_mutex_lock(&ix->mu);
+	if (sqlite3_prepare_v2(ix->db, "SELECT new FROM idmap WHERE old = ?1", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		e = index_err(ix, "id map");
+		pthread_mutex_unlock(&ix->mu);
+		return e;
+	}
+	sqlite3_bind_blob(st, 1, old, 32, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
+		memcpy(ret_new, sqlite3_column_blob(st, 0), 32);
+		e = 0;
+	} else {
+		e = rc == SQLITE_DONE || rc == SQLITE_ROW ? CAIRN_ENOTFOUND : index_err(ix, "id map");
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&ix->mu);
+	return e;
+}
+
+int index_map_put(struct index *ix, const uint8_t old[32], const uint8_t new_id[32])
+{
+	sqlite3_stmt *st;
+	int e = 0;
+	pthread_mutex_lock(&ix->mu);
+	if (sqlite3_prepare_v2(ix->db, "INSERT OR REPLACE INTO idmap(old, new) VALUES(?1, ?2)", -1,
+			       &st, NULL) != SQLITE_OK) {
+		e = index_err(ix, "id map");
+		pthread_mutex_unlock(&ix->mu);
+		return e;
+	}
+	sqlite3_bind_blob(st, 1, old, 32, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, new_id, 32, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		e = index_err(ix, "id map");
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&ix->mu);
 	return e;

@@ -111,10 +111,13 @@ int repo_init(const struct repo_init_opts *o)
 		e = CAIRN_EINVAL;
 		goto out;
 	}
-	if (o->copy_keys)
-		keys = *o->copy_keys;
-	else
-		crypto_keys_generate(&keys);
+	crypto_keys_generate(&keys);
+	if (o->copy_keys) {
+		/* --copy-chunker-params: same chunk boundaries and blob ids as the
+		 * other repository, own encryption key */
+		memcpy(keys.id, o->copy_keys->id, sizeof(keys.id));
+		memcpy(keys.chunker, o->copy_keys->chunker, sizeof(keys.chunker));
+	}
 	char host[256], user[256];
 	who_am_i(host, sizeof(host), user, sizeof(user));
 	e = keyfile_create(&keys, o->password, o->password_len, host, user, &b);
