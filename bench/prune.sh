@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# bench/prune.sh [CORPUSDIR] - prune after forgetting half of N snapshots of
+# the pg_dump corpus: cairn against restic in one run (wall time, peak RSS,
+# bytes left). N = BENCH_PRUNE_N (default 100); snapshot i backs up
+# pg_dump(i mod 7).sql with a distinct --time, so consecutive snapshots
+# share most data, as hourly dumps do.
+set -euo pipefail
+corpus=${1:-/tmp/cairn-corpus}
+n=${BENCH_PRUNE_N:-100}
+here=$(cd "$(dirname "$0")" && pwd)
+CAIRN=${CAIRN:-$(command -v cairn || echo "$here/../src/cairn")}
+out=${BENCH_OUT:-$here/last-prune.md}
+work=$(mktemp -d "${BENCH_TMPDIR:-${TMPDIR:-/tmp}}/cairn-prune.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
+dumps=()
+for i in 0 1 2 3 4 5 6; do
+	[ -f "$corpus/pg_dump$i.sql" ] && dumps+=("$corpus/pg_dump$i.sql")
+done
+[ ${#dumps[@]} -gt 0 ] || { echo "no pg_dump*.sql in $corpus (bench/make-corpus.sh)" >&2; exit 1; }
+export CAIRN_PASSWORD=bench RESTIC_PASSWORD=bench XDG_CACHE_HOME=$work/cache
+log() { echo "[prune-bench $(date +%T)] $*" >&2; }
+
+measure() {	# measure NAME CMD... -> sets secs, rss_kb
+	/usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$work/$1.out" 2>"$work/$1.err" || {
+		echo "command failed: $*" >&2; tail -5 "$work/$1.err" >&2; return 1; }
+	read -r secs rss_kb <"$work/time"
+}
+
+declare -A res
+for tool in cairn restic; do
+	repo=$work/$tool
+	log "$tool: $n backups"
+	if [ "$tool" = cairn ]; then "$CAIRN" init -q -r "$repo"; else restic init -q -r "$repo"; fi
+	for i in $(seq 0 $((n - 1))); do
+		f=${dumps[$((i % ${#dumps[@]}))]}
+		t=$(date -u -d "@$((1780000000 + i * 3600))" "+%Y-%m-%d %H:%M:%S")
+		if [ "$tool" = cairn ]; then
+			"$CAIRN" backup -q -r "$repo" --host bench --time "$t" --stdin --stdin-name db.sql <"$f"
+		else
+			restic -q -r "$repo" backup --host bench --time "$t" --stdin --stdin-filename db.sql <"$f" >/dev/null
+		fi
+	done
+	res[$tool.before]=$(du -sb "$repo" | cut -f1)
+	if [ "$tool" = cairn ]; then
+		"$CAIRN" forget -q -r "$repo" --keep-last $((n / 2))
+		log "cairn prune"
+		measure cairn-prune "$CAIRN" prune -r "$repo"
+	else
+		restic -q -r "$repo" forget --keep-last $((n / 2)) >/dev/null
+		log "restic prune"
+		measure restic-prune restic -r "$repo" prune
+	fi
+	res[$tool.secs]=$secs
+	res[$tool.rss]=$rss_kb
+	res[$tool.after]=$(du -sb "$repo" | cut -f1)
+	rm -rf "$repo"
+done
+ratio() { python3 -c "print('%.2f' % ($1 / $2) if $2 else '-')"; }
+mib() { python3 -c "print('%.1f MiB' % ($1 / 1048576))"; }
+{
+	echo "## prune after forgetting half of $n pg_dump snapshots"
+	echo
+	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $("$CAIRN" version), $(restic version | cut -d' ' -f1-2)"
+	echo
+	echo "| metric | cairn | restic | cairn/restic |"
+	echo "|---|---:|---:|---:|"
+	echo "| prune wall time | ${res[cairn.secs]} s | ${res[restic.secs]} s | $(ratio "${res[cairn.secs]}" "${res[restic.secs]}") |"
+	echo "| prune peak RSS | $((res[cairn.rss] / 1024)) MiB | $((res[restic.rss] / 1024)) MiB | $(ratio "${res[cairn.rss]}" "${res[restic.rss]}") |"
+	echo "| repository before prune | $(mib "${res[cairn.before]}") | $(mib "${res[restic.before]}") | $(ratio "${res[cairn.before]}" "${res[restic.before]}") |"
+	echo "| repository after prune | $(mib "${res[cairn.after]}") | $(mib "${res[restic.after]}") | $(ratio "${res[cairn.after]}" "${res[restic.after]}") |"
+} | tee "$out"
