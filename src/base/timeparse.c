@@ -39,7 +39,7 @@ int time_parse(const char *s, int64_t *ret_ns)
 	if (digits(&s, 4, &Y) < 0 || *s++ != '-' || digits(&s, 2, &M) < 0 || *s++ != '-' ||
 	    digits(&s, 2, &D) < 0)
 		return CAIRN_EINVAL;
-	if (*s == 'T' || *s == ' ') {
+	if (*s == 'T' || *s == 't' || *s == ' ') {
 		s++;
 		if (digits(&s, 2, &h) < 0 || *s++ != ':' || digits(&s, 2, &mi) < 0)
 			return CAIRN_EINVAL;
@@ -64,7 +64,10 @@ int time_parse(const char *s, int64_t *ret_ns)
 			}
 		}
 	}
-	if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || mi > 59 || sec > 60)
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 || mi > 59 || sec > 60)
+		return CAIRN_EINVAL;
+	if (M == 2 && D == 29 && !((Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0))
 		return CAIRN_EINVAL;
 	int has_zone = 0;
 	int32_t off = 0;
@@ -75,10 +78,13 @@ int time_parse(const char *s, int64_t *ret_ns)
 		int sign = *s++ == '-' ? -1 : 1, oh, om = 0;
 		if (digits(&s, 2, &oh) < 0)
 			return CAIRN_EINVAL;
-		if (*s == ':')
+		if (*s == ':') {
 			s++;
-		if (*s && digits(&s, 2, &om) < 0)
+			if (digits(&s, 2, &om) < 0)
+				return CAIRN_EINVAL;
+		} else if (*s && digits(&s, 2, &om) < 0) {
 			return CAIRN_EINVAL;
+		}
 		if (oh > 23 || om > 59)
 			return CAIRN_EINVAL;
 		off = sign * (oh * 3600 + om * 60);
@@ -104,6 +110,9 @@ int time_parse(const char *s, int64_t *ret_ns)
 			return CAIRN_EINVAL;
 		t = (int64_t)tt;
 	}
+	/* nanoseconds in an int64: 1677-09-21 .. 2262-04-11 */
+	if (t < -9223372036 || t > 9223372036 || (t == 9223372036 && frac > 854775807))
+		return CAIRN_EINVAL;
 	*ret_ns = t * 1000000000 + frac;
 	return 0;
 }

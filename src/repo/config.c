@@ -74,6 +74,8 @@ int config_decode(const void *data, size_t len, struct repo_config *ret)
 					return CAIRN_ECORRUPT;
 				c.version = (uint32_t)num, seen |= 2;
 			} else if (KEY("created")) {
+				if (num > INT64_MAX)
+					return CAIRN_ECORRUPT;
 				c.created = (int64_t)num, seen |= 4;
 			} else if (KEY("compression")) {
 				if (num > 22)
@@ -102,8 +104,9 @@ int config_decode(const void *data, size_t len, struct repo_config *ret)
 	if (c.version != REPO_FORMAT_VERSION)
 		return CAIRN_EUNSUPPORTED;
 	const struct chunker_params *cp = &c.chunker;
+	/* the rules of chunker_params_check, without its messages */
 	if (!(cp->min >= CHUNKER_LIMIT_MIN && cp->min < cp->avg && cp->avg < cp->max &&
-	      cp->max <= CHUNKER_LIMIT_MAX && !(cp->avg & (cp->avg - 1))))
+	      cp->max <= CHUNKER_LIMIT_MAX && !(cp->avg & (cp->avg - 1)) && cp->avg >= 256))
 		return CAIRN_ECORRUPT;
 	*ret = c;
 	return 0;

@@ -1,0 +1,259 @@
+/*
+ * crypto_test.c - sealing, hashing and randomness wrappers.
+ */
+#include "cairn/common.h"
+#include "cairn/buf.h"
+#include "cairn/crypto.h"
+
+#include <sodium.h>
+
+#include "tap.h"
+
+static void fill_key(uint8_t key[CRYPTO_KEY_LEN], uint8_t start)
+{
+	for (int i = 0; i < CRYPTO_KEY_LEN; i++)
+		key[i] = (uint8_t)(start + i);
+}
+
+static void test_seal_round_trip(void)
+{
+	uint8_t key[CRYPTO_KEY_LEN];
+	fill_key(key, 1);
+	static const char ad[] = "cairn-test";
+	size_t sizes[] = { 0, 1, 15, 16, 17, 63, 64, 1000, 70000 };
+	int all_ok = 1, differs = 1;
+	for (size_t k = 0; k < CAIRN_ARRAY_LEN(sizes); k++) {
+		size_t n = sizes[k];
+		uint8_t *pt = malloc(n + 1), *sealed = malloc(n + CRYPTO_SEAL_OVERHEAD),
+			*back = malloc(n + 1);
+		if (!pt || !sealed || !back)
+			abort();
+		for (size_t i = 0; i < n; i++)
+			pt[i] = (uint8_t)(i * 13 + 5);
+		if (crypto_seal(key, ad, sizeof(ad) - 1, pt, n, sealed) != 0)
+			all_ok = 0;
+		if (n >= 16 && memcmp(sealed + CRYPTO_NONCE_LEN, pt, 16) == 0)
+			differs = 0;
+		memset(back, 0xee, n + 1);
+		if (crypto_open(key, ad, sizeof(ad) - 1, sealed, n + CRYPTO_SEAL_OVERHEAD, back) !=
+			    0 ||
+		    (n && memcmp(back, pt, n) != 0) || back[n] != 0xee)
+			all_ok = 0;
+		free(pt);
+		free(sealed);
+		free(back);
+	}
+	ok(all_ok, "seal/open round trip for sizes 0..70000, no write past the plaintext");
+	ok(differs, "ciphertext differs from plaintext");
+
+	uint8_t tiny[CRYPTO_SEAL_OVERHEAD - 1] = { 0 }, out[1];
+	is_int(crypto_open(key, NULL, 0, tiny, sizeof(tiny), out), CAIRN_ECORRUPT,
+	       "open of a too-short object fails with CAIRN_ECORRUPT");
+	is_int(crypto_open(key, NULL, 0, tiny, 0, out), CAIRN_ECORRUPT,
+	       "open of an empty object fails");
+}
+
+static void test_tamper(void)
+{
+	uint8_t key[CRYPTO_KEY_LEN];
+	fill_key(key, 7);
+	static const char msg[] = "attack at dawn!";
+	static const char ad[] = "cairn-blob";
+	size_t n = sizeof(msg) - 1;
+	size_t sl = n + CRYPTO_SEAL_OVERHEAD;
+	uint8_t sealed[sizeof(msg) - 1 + CRYPTO_SEAL_OVERHEAD], copy[sizeof(sealed)];
+	uint8_t out[sizeof(msg)];
+	ok(crypto_seal(key, ad, sizeof(ad) - 1, msg, n, sealed) == 0, "seal a small message");
+	ok(crypto_open(key, ad, sizeof(ad) - 1, sealed, sl, out) == 0 && memcmp(out, msg, n) == 0,
+	   "the untouched message opens");
+
+	int failures = 0;
+	for (size_t pos = 0; pos < sl; pos++) {
+		for (int bit = 0; bit < 8; bit += 7) { /* lowest and highest bit */
+			memcpy(copy, sealed, sl);
+			copy[pos] ^= (uint8_t)(1u << bit);
+			if (crypto_open(key, ad, sizeof(ad) - 1, copy, sl, out) != CAIRN_ECORRUPT) {
+				failures++;
+				printf("# flipping bit %d of byte %zu was not detected\n", bit, pos);
+			}
+		}
+	}
+	is_int(failures, 0, "flipping a bit in any of the %zu sealed bytes is detected", sl);
+
+	memcpy(copy, sealed, sl);
+	is_int(crypto_open(key, ad, sizeof(ad) - 1, copy, sl - 1, out), CAIRN_ECORRUPT,
+	       "truncated by one byte: fails");
+	static const char ad2[] = "cairn-blos";
+	is_int(crypto_open(key, ad2, sizeof(ad2) - 1, sealed, sl, out), CAIRN_ECORRUPT,
+	       "wrong additional data fails");
+	is_int(crypto_open(key, ad, sizeof(ad) - 2, sealed, sl, out), CAIRN_ECORRUPT,
+	       "shortened additional data fails");
+	is_int(crypto_open(key, NULL, 0, sealed, sl, out), CAIRN_ECORRUPT,
+	       "missing additional data fails");
+	uint8_t key2[CRYPTO_KEY_LEN];
+	memcpy(key2, key, sizeof(key2));
+	key2[31] ^= 0x80;
+	is_int(crypto_open(key2, ad, sizeof(ad) - 1, sealed, sl, out), CAIRN_ECORRUPT,
+	       "a key differing in one bit fails");
+	uint8_t key3[CRYPTO_KEY_LEN];
+	fill_key(key3, 100);
+	is_int(crypto_open(key3, ad, sizeof(ad) - 1, sealed, sl, out), CAIRN_ECORRUPT,
+	       "an unrelated key fails");
+}
+
+static void test_nonces(void)
+{
+	uint8_t key[CRYPTO_KEY_LEN];
+	fill_key(key, 3);
+	uint8_t a[10 + CRYPTO_SEAL_OVERHEAD], b[10 + CRYPTO_SEAL_OVERHEAD];
+	crypto_seal(key, NULL, 0, "0123456789", 10, a);
+	crypto_seal(key, NULL, 0, "0123456789", 10, b);
+	ok(memcmp(a, b, CRYPTO_NONCE_LEN) != 0, "two seals of the same message use different nonces");
+	ok(memcmp(a + CRYPTO_NONCE_LEN, b + CRYPTO_NONCE_LEN, 10) != 0,
+	   "and give different ciphertexts");
+
+	/* Many seals: all nonces distinct. */
+	enum { N = 1000 };
+	uint8_t(*nonces)[CRYPTO_NONCE_LEN] = malloc(N * CRYPTO_NONCE_LEN);
+	if (!nonces)
+		abort();
+	for (int i = 0; i < N; i++) {
+		uint8_t s[1 + CRYPTO_SEAL_OVERHEAD];
+		crypto_seal(key, NULL, 0, "x", 1, s);
+		memcpy(nonces[i], s, CRYPTO_NONCE_LEN);
+	}
+	int dup = 0;
+	for (int i = 0; i < N; i++)
+		for (int j = i + 1; j < N; j++)
+			dup += memcmp(nonces[i], nonces[j], CRYPTO_NONCE_LEN) == 0;
+	is_int(dup, 0, "%d consecutive seals: no repeated nonce", N);
+	free(nonces);
+}
+
+static void test_keyed_hash(void)
+{
+	uint8_t key[CRYPTO_KEY_LEN], key2[CRYPTO_KEY_LEN];
+	fill_key(key, 0);
+	memcpy(key2, key, sizeof(key2));
+	key2[0] ^= 1;
+	static const char *inputs[] = { "", "abc", "The quick brown fox jumps over the lazy dog" };
+	for (size_t i = 0; i < CAIRN_ARRAY_LEN(inputs); i++) {
+		uint8_t got[CRYPTO_ID_LEN], want[CRYPTO_ID_LEN];
+		size_t n = strlen(inputs[i]);
+		crypto_keyed_hash(key, inputs[i], n, got);
+		crypto_generichash(want, sizeof(want), (const unsigned char *)inputs[i], n, key,
+				   CRYPTO_KEY_LEN);
+		ok(memcmp(got, want, CRYPTO_ID_LEN) == 0,
+		   "keyed hash of \"%s\" equals libsodium's keyed BLAKE2b-256", inputs[i]);
+		uint8_t other[CRYPTO_ID_LEN];
+		crypto_keyed_hash(key2, inputs[i], n, other);
+		ok(memcmp(got, other, CRYPTO_ID_LEN) != 0,
+		   "keyed hash of \"%s\" depends on the key", inputs[i]);
+	}
+	/* The key is really used, not dropped. */
+	uint8_t unkeyed[CRYPTO_ID_LEN], keyed[CRYPTO_ID_LEN];
+	crypto_generichash(unkeyed, sizeof(unkeyed), (const unsigned char *)"abc", 3, NULL, 0);
+	crypto_keyed_hash(key, "abc", 3, keyed);
+	ok(memcmp(unkeyed, keyed, CRYPTO_ID_LEN) != 0, "keyed hash differs from unkeyed BLAKE2b");
+
+	uint8_t h1[CRYPTO_ID_LEN], h2[CRYPTO_ID_LEN];
+	crypto_keyed_hash(key, "abd", 3, h1);
+	crypto_keyed_hash(key, "abc", 3, h2);
+	ok(memcmp(h1, h2, CRYPTO_ID_LEN) != 0, "keyed hash depends on the data");
+}
+
+static void test_plain_hash(void)
+{
+	static const char abc_hex[] =
+		"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+	static const char empty_hex[] =
+		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	uint8_t h[CRYPTO_ID_LEN];
+	char hex[65];
+	crypto_plain_hash("abc", 3, h);
+	hex_encode(h, sizeof(h), hex);
+	ok(strcmp(hex, abc_hex) == 0, "SHA-256(\"abc\") = ba7816bf...");
+	crypto_plain_hash("", 0, h);
+	hex_encode(h, sizeof(h), hex);
+	ok(strcmp(hex, empty_hex) == 0, "SHA-256(\"\") = e3b0c442...");
+	/* Two-block message from FIPS 180-2. */
+	static const char two[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	crypto_plain_hash(two, sizeof(two) - 1, h);
+	hex_encode(h, sizeof(h), hex);
+	ok(strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1") == 0,
+	   "SHA-256 of the 448-bit FIPS message");
+	/* Must agree with libsodium's SHA-256 on a larger input. */
+	uint8_t big[10000], want[CRYPTO_ID_LEN];
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i ^ (i >> 8));
+	crypto_plain_hash(big, sizeof(big), h);
+	crypto_hash_sha256(want, big, sizeof(big));
+	ok(memcmp(h, want, sizeof(h)) == 0, "SHA-256 agrees with libsodium on 10000 bytes");
+}
+
+static void test_random_and_misc(void)
+{
+	uint8_t a[64], b[64];
+	crypto_random(a, sizeof(a));
+	crypto_random(b, sizeof(b));
+	ok(memcmp(a, b, sizeof(a)) != 0, "two random draws differ");
+
+	int in_range = 1, seen[7] = { 0 };
+	for (int i = 0; i < 2000; i++) {
+		uint32_t v = crypto_random_uniform(7);
+		if (v >= 7)
+			in_range = 0;
+		else
+			seen[v]++;
+	}
+	int all_seen = 1;
+	for (int i = 0; i < 7; i++)
+		all_seen &= seen[i] > 0;
+	ok(in_range && all_seen, "crypto_random_uniform(7) stays in [0,7) and hits every value");
+
+	struct crypto_keys k1, k2;
+	crypto_keys_generate(&k1);
+	crypto_keys_generate(&k2);
+	ok(memcmp(&k1, &k2, sizeof(k1)) != 0, "generated key sets differ");
+	ok(memcmp(k1.enc, k1.id, CRYPTO_KEY_LEN) != 0 &&
+		   memcmp(k1.id, k1.chunker, CRYPTO_KEY_LEN) != 0,
+	   "the three keys of a set differ");
+
+	ok(crypto_memcmp(a, a, sizeof(a)) == 0, "crypto_memcmp equal -> 0");
+	memcpy(b, a, sizeof(b));
+	b[63] ^= 1;
+	ok(crypto_memcmp(a, b, sizeof(a)) != 0, "crypto_memcmp different -> non-zero");
+	crypto_wipe(a, sizeof(a));
+	int zero = 1;
+	for (size_t i = 0; i < sizeof(a); i++)
+		zero &= a[i] == 0;
+	ok(zero, "crypto_wipe zeroes");
+
+	/* KDF: deterministic, depends on password and salt, rejects bad limits. */
+	uint8_t salt[CRYPTO_SALT_LEN] = { 1, 2, 3 }, k_a[32], k_b[32], k_c[32];
+	ok(crypto_kdf("pw", 2, salt, 1, 8192, k_a) == 0 &&
+		   crypto_kdf("pw", 2, salt, 1, 8192, k_b) == 0 && memcmp(k_a, k_b, 32) == 0,
+	   "crypto_kdf is deterministic");
+	crypto_kdf("px", 2, salt, 1, 8192, k_c);
+	ok(memcmp(k_a, k_c, 32) != 0, "crypto_kdf depends on the password");
+	salt[0] ^= 1;
+	crypto_kdf("pw", 2, salt, 1, 8192, k_c);
+	ok(memcmp(k_a, k_c, 32) != 0, "crypto_kdf depends on the salt");
+	is_int(crypto_kdf("pw", 2, salt, 0, 8192, k_c), CAIRN_EINVAL, "opslimit 0 rejected");
+	is_int(crypto_kdf("pw", 2, salt, 1, 1, k_c), CAIRN_EINVAL, "memlimit 1 rejected");
+}
+
+int main(void)
+{
+	if (crypto_init() != 0) {
+		printf("not ok 1 - crypto_init\n1..1\n");
+		return 1;
+	}
+	test_seal_round_trip();
+	test_tamper();
+	test_nonces();
+	test_keyed_hash();
+	test_plain_hash();
+	test_random_and_misc();
+	return tap_done();
+}
