@@ -40,7 +40,8 @@ void idlist_writer_free(struct idlist_writer *w);
 int idlist_writer_add(struct idlist_writer *w, const uint8_t id[32], uint64_t size);
 
 /* Flushes and returns the top level: *ret_depth and a malloc'ed array of
- * *ret_n refs (caller frees; NULL when 0). The writer can't be used after. */
+ * *ret_n refs (caller frees; NULL when 0). The writer can't be used after;
+ * free it with idlist_writer_free (finish does not). */
 int idlist_writer_finish(struct idlist_writer *w, uint32_t *ret_depth,
 			 struct content_ref **ret_refs, size_t *ret_n);
 

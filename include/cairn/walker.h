@@ -57,6 +57,11 @@ struct walker_opts {
 int walker_backup(struct repo *r, struct archiver *a, const struct walker_opts *o,
 		  uint8_t ret_root[32], struct walker_stats *stats);
 
+/* Makes a path absolute (against the working folder) and normal: no "//",
+ * ".", "..", trailing "/"; symlinks are not resolved, so the path is the
+ * one the walker stores. malloc'ed; NULL on ENOMEM. */
+char *walker_normalize(const char *p);
+
 /* 1 when path (absolute) or its base name matches one of the patterns. */
 int walker_excluded(const char *const *patterns, size_t n, const char *path);
 

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char help[] =
@@ -516,15 +517,18 @@ static int backup_tree(struct repo *r, struct archiver *a, struct backup_args *b
 	return 0;
 }
 
-/* Absolute, sorted snapshot paths for a tree backup. */
+/* Absolute, sorted snapshot paths for a tree backup, as the walker stores them. */
 static int set_tree_paths(struct snapshot *sn, struct backup_args *ba)
 {
 	for (size_t i = 0; i < ba->n_paths; i++) {
-		char *abs = realpath(ba->paths[i], NULL);
-		if (!abs) {
+		struct stat st;
+		if (lstat(ba->paths[i], &st) < 0) {
 			log_error("cannot back up %s: %s", ba->paths[i], strerror(errno));
 			return CAIRN_ENOTFOUND;
 		}
+		char *abs = walker_normalize(ba->paths[i]);
+		if (!abs)
+			return CAIRN_ENOMEM;
 		int dup = 0;
 		for (size_t k = 0; k < sn->n_paths; k++)
 			dup |= strcmp(sn->paths[k], abs) == 0;

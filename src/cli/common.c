@@ -115,6 +115,9 @@ static int password_from_command(const char *cmd, struct buf *b)
 		return cairn_from_errno(errno);
 	}
 	if (pid == 0) {
+		unsetenv("CAIRN_PASSWORD");	/* it asks for the password: don't hand one over */
+		unsetenv("CAIRN_NEW_PASSWORD");
+		unsetenv("CAIRN_FROM_PASSWORD");
 		dup2(p[1], STDOUT_FILENO);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);

@@ -207,6 +207,7 @@ static int collect_rec(struct archiver *a, const struct rec *r)
 	int ferr = r->err;
 	if (!ferr) {
 		e = idlist_writer_finish(a->w, &depth, &refs, &n);
+		idlist_writer_free(a->w);
 		a->w = NULL;
 		if (e < 0)
 			return e;

@@ -109,6 +109,7 @@ static int copy_content(struct copy *c, struct node *n)
 	size_t nr;
 	uint32_t depth;
 	e = idlist_writer_finish(w, &depth, &refs, &nr);
+	idlist_writer_free(w);
 	if (e < 0)
 		return e;
 	free(n->content);

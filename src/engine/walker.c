@@ -573,8 +573,7 @@ static int walk_entry(struct walk *w, struct pdir *d, int dirfd, const char *nam
 	}
 }
 
-/* Makes a path absolute and normal: no "//", ".", "..", trailing "/". */
-static char *normalize(const char *p)
+char *walker_normalize(const char *p)
 {
 	char cwd[4096];
 	size_t n = strlen(p) + sizeof(cwd) + 2;
@@ -695,7 +694,7 @@ int walker_backup(struct repo *r, struct archiver *a, const struct walker_opts *
 	if (!paths)
 		return CAIRN_ENOMEM;
 	for (size_t i = 0; i < o->n_paths; i++) {
-		if (!(paths[n] = normalize(o->paths[i]))) {
+		if (!(paths[n] = walker_normalize(o->paths[i]))) {
 			e = CAIRN_ENOMEM;
 			goto out;
 		}

@@ -37,6 +37,13 @@ int input_command_start(char *const argv[], struct input_command *ret)
 		return cairn_from_errno(e);
 	}
 	if (pid == 0) {
+		/* the command must not see the repository's secrets */
+		unsetenv("CAIRN_PASSWORD");
+		unsetenv("CAIRN_PASSWORD_FILE");
+		unsetenv("CAIRN_PASSWORD_COMMAND");
+		unsetenv("CAIRN_NEW_PASSWORD");
+		unsetenv("CAIRN_FROM_PASSWORD");
+		unsetenv("CAIRN_FROM_PASSWORD_FILE");
 		signal(SIGPIPE, SIG_DFL);
 		dup2(out[1], STDOUT_FILENO);
 		execvp(argv[0], argv);
