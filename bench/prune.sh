@@ -22,8 +22,10 @@ export CAIRN_PASSWORD=bench RESTIC_PASSWORD=bench XDG_CACHE_HOME=$work/cache
 log() { echo "[prune-bench $(date +%T)] $*" >&2; }
 
 measure() {	# measure NAME CMD... -> sets secs, rss_kb
-	/usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$work/$1.out" 2>"$work/$1.err" || {
-		echo "command failed: $*" >&2; tail -5 "$work/$1.err" >&2; return 1; }
+	local name=$1
+	shift
+	/usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$work/$name.out" 2>"$work/$name.err" || {
+		echo "command failed: $*" >&2; tail -5 "$work/$name.err" >&2; return 1; }
 	read -r secs rss_kb <"$work/time"
 }
 
