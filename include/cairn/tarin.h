@@ -18,10 +18,11 @@
  * user and group names, mtime/atime/ctime with nanoseconds when present
  * (ctime is the mtime when the archive has none), symlink targets, device
  * numbers, FIFOs, extended attributes. Sockets are skipped with a note.
- * Every entry gets a synthetic inode number (1, 2, ... in archive order);
- * hard links share their target's number and node, and their nlink is the
- * number of paths in the snapshot that share it, so a restore links them
- * again. Holes of sparse entries are stored as zeros (deduplicated).
+ * Every node gets a synthetic inode number, unique within the import (dev
+ * is 0); a hard link gets its target's number, metadata and content, and
+ * the nlink of each such file is the number of its paths in the snapshot,
+ * so a restore links them again. Holes of sparse entries are read as zeros
+ * (stored deduplicated, but read: time follows the apparent size).
  * Folders the archive does not list get mode 0755, the importing user's
  * uid/gid and tarin_opts.dir_time_ns as their times.
  *

@@ -121,6 +121,7 @@ int cmd_import(int argc, char **argv)
 	};
 	struct snapshot sn;
 	struct repo *r = NULL;
+	struct repo_lock *lk = NULL;
 	struct archiver *a = NULL;
 	struct tarin_stats ts;
 	uint8_t tree_id[32], snap_id[32];
@@ -179,7 +180,8 @@ int cmd_import(int argc, char **argv)
 		e = cli_usage_error("import", "'%s' names a folder; give an archive file", path);
 		goto usage_out;
 	}
-	e = cli_open_repo(&r);
+	/* shared, as a backup: prune must not delete packs this import uses */
+	e = cli_open_repo_locked(CLI_LOCK_SHARED, &r, &lk);
 	if (e < 0)
 		goto out;
 	struct archiver_opts ao = { .threads = threads };
@@ -224,7 +226,7 @@ int cmd_import(int argc, char **argv)
 	print_summary(snap_id, &sn, &ts, (double)(time_now_ns() - t0) / 1e9);
 out:
 	archiver_free(a);
-	repo_free(r);
+	cli_close_repo(r, lk);
 	/* archive errors were logged with what to do; storage errors get this */
 	if (e < 0 && e != CAIRN_ENOREPO && e != CAIRN_EPASSWORD && e != CAIRN_ELOCKED &&
 	    e != CAIRN_ECORRUPT && e != CAIRN_ENOTFOUND && e != CAIRN_EINVAL)

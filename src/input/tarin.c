@@ -470,7 +470,8 @@ static void content_done(void *arg, uint64_t cookie, int err, uint32_t depth,
 	t->st->bytes += size;
 }
 
-/* Reads (or skips, when parsing only) the current entry's data. */
+/* Reads the current entry's data: into the archiver, or when parsing only
+ * into a scratch buffer (up to TARIN_PARSE_DATA_MAX, so holes stay cheap). */
 static int entry_data(struct tin *t, struct archive_entry *ent, struct tnode *x, const char *path)
 {
 	t->cur = path;
@@ -490,13 +491,6 @@ static int entry_data(struct tin *t, struct archive_entry *ent, struct tnode *x,
 		ssize_t r;
 		while (t->pos < TARIN_PARSE_DATA_MAX && (r = entry_read(t, scratch, sizeof(scratch))) > 0)
 			;
-		if (t->pos < TARIN_PARSE_DATA_MAX && t->cur_size >= 0 && !t->read_err &&
-		    t->pos != t->cur_size) {
-			log_error("cannot read %s from the archive %s: it has %lld bytes where its "
-				  "header says %lld",
-				  path, t->what, (long long)t->pos, (long long)t->cur_size);
-			t->read_err = CAIRN_ECORRUPT;
-		}
 	}
 	t->cur = NULL;
 	if (t->read_err)
@@ -550,6 +544,21 @@ static struct tnode *find_target(struct tin *t, const char *target)
 	return n > 0 ? x : NULL;
 }
 
+/* The tnode holding the content of x's link group (x itself when alone);
+ * compresses the chain on the way. */
+static struct tnode *holder_of(struct tnode *x)
+{
+	struct tnode *h = x;
+	while (h->link)
+		h = h->link;
+	while (x->link && x->link != h) {
+		struct tnode *next = x->link;
+		x->link = h;
+		x = next;
+	}
+	return h;
+}
+
 /* A hard link named name to target: its metadata, and later its content. */
 static int make_link(struct tnode *target, const struct comp *name, struct node *n)
 {
@@ -591,12 +600,16 @@ static int add_entry(struct tin *t, struct archive_entry *ent)
 	const char *hl = archive_entry_hardlink(ent);
 	if (!hl)
 		hl = archive_entry_hardlink_utf8(ent);
+	struct tnode *group = NULL;	/* a hard link's group, when it brings the data */
 	if (hl) {
 		/* tar gives hard links no type: they are what their target is */
 		struct tnode *target = find_target(t, hl);
 		int has_data = archive_entry_size_is_set(ent) && archive_entry_size(ent) > 0;
-		if (target && target->n.type != NODE_DIR) {
-			link = target->link ? target->link : target;
+		if (target && target->n.type == NODE_FILE && has_data) {
+			/* cpio (newc) sends a group's data with its last link */
+			group = holder_of(target);
+		} else if (target && target->n.type != NODE_DIR) {
+			link = holder_of(target);
 			if ((e = make_link(link, &c[nc - 1], &n)) < 0)
 				goto out;
 		} else if (!has_data) {
@@ -653,6 +666,11 @@ static int add_entry(struct tin *t, struct archive_entry *ent)
 		x->listed = 1;
 	} else if (x->n.type == NODE_FILE) {
 		e = entry_data(t, ent, x, path);
+		if (group) {
+			/* x holds the group's content from now on */
+			group->link = x;
+			x->n.inode = group->n.inode;
+		}
 	}
 out:
 	node_clear(&n);
@@ -716,16 +734,17 @@ static int store_trees(struct tin *t, tin_store_fn store, void *arg, uint8_t ret
 			q[n++] = q[i]->kids[k];
 	/* hard links: count the live paths of each holder, then share */
 	for (size_t i = 1; i < n; i++) {
-		struct tnode *h = q[i]->link ? q[i]->link : q[i];
+		struct tnode *h = holder_of(q[i]);
 		h->n_links++;
 		switch (q[i]->n.type) {
 		case NODE_DIR: t->st->dirs++; break;
 		case NODE_FILE:
-			if (q[i]->link) {
+			/* the first path of a link group is the file, the others links */
+			if (h->n_links > 1) {
 				t->st->links++;
 			} else {
 				t->st->files++;
-				t->st->file_bytes += q[i]->n.size;
+				t->st->file_bytes += h->n.size;
 			}
 			break;
 		case NODE_SYMLINK: t->st->symlinks++; break;
@@ -733,10 +752,10 @@ static int store_trees(struct tin *t, tin_store_fn store, void *arg, uint8_t ret
 		}
 	}
 	for (size_t i = 1; i < n && e == 0; i++) {
-		struct tnode *x = q[i], *h = x->link ? x->link : x;
+		struct tnode *x = q[i], *h = holder_of(x);
 		if (x->n.type == NODE_FILE)
 			x->n.nlink = h->n_links;
-		if (!x->link || h->n.type != NODE_FILE)
+		if (h == x || h->n.type != NODE_FILE)
 			continue;
 		x->n.size = h->n.size;
 		x->n.content_depth = h->n.content_depth;
