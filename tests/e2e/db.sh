@@ -404,8 +404,10 @@ redis_tests() {
 		"the pipe cut says truncated (or checksum mismatch)"
 	cp "$T/good.rdb" "$T/flip.rdb"
 	printf '\001' | dd of="$T/flip.rdb" bs=1 seek=$((len / 3)) conv=notrunc 2>/dev/null
-	cmp -s "$T/good.rdb" "$T/flip.rdb" || printf '\002' |
-		dd of="$T/flip.rdb" bs=1 seek=$((len / 3)) conv=notrunc 2>/dev/null
+	# the byte there may have been 1 already: then write 2
+	if cmp -s "$T/good.rdb" "$T/flip.rdb"; then
+		printf '\002' | dd of="$T/flip.rdb" bs=1 seek=$((len / 3)) conv=notrunc 2>/dev/null
+	fi
 	check "one byte differs" test "$(cmp -l "$T/good.rdb" "$T/flip.rdb" | wc -l)" -eq 1
 	check_exit 1 "an RDB with a flipped byte is refused" \
 		"$CAIRN" backup -r "$R" --stdin --stdin-name dump.rdb <"$T/flip.rdb"
