@@ -136,6 +136,7 @@ int cmd_prune(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_copy(int argc, char **argv);
+int cmd_mount(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_find(int argc, char **argv);
@@ -143,8 +144,8 @@ int cmd_diff(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 
 struct checker_opts;
-/* Parses a --read-data-subset value, "N/T" (1 <= N <= T) or "P%" (0 < P
- * <= 100), into o (check.c). Returns 0 or CAIRN_EINVAL. */
+/* Parses a --read-data-subset value, "N/T", "N-M/T" (1 <= N <= M <= T) or
+ * "P%" (0 < P <= 100), into o (check.c). Returns 0 or CAIRN_EINVAL. */
 int cli_parse_read_subset(const char *s, struct checker_opts *o);
 
 /* ---- metrics files (metrics.c) ---- */

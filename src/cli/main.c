@@ -31,6 +31,7 @@ static const char usage[] =
 	"  key         list, add, remove or change passwords\n"
 	"  stats       sizes, deduplication and compression ratios\n"
 	"  copy        copy snapshots from another repository\n"
+	"  mount       browse snapshots as a read-only file system (FUSE)\n"
 	"  cat         print repository objects (for debugging)\n"
 	"  repair      rebuild the index, salvage packs, repair snapshots\n"
 	"  version     print the version\n"
@@ -46,7 +47,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "init", cmd_init },		{ "backup", cmd_backup }, { "snapshots", cmd_snapshots },
-	{ "dump", cmd_dump },		{ "restore", cmd_restore },	{ "unlock", cmd_unlock },	{ "forget", cmd_forget },	{ "prune", cmd_prune },	{ "key", cmd_key },	{ "stats", cmd_stats },	{ "copy", cmd_copy },	{ "import", cmd_import },		{ "cat", cmd_cat },	  { "repair", cmd_repair },
+	{ "dump", cmd_dump },		{ "restore", cmd_restore },	{ "unlock", cmd_unlock },	{ "forget", cmd_forget },	{ "prune", cmd_prune },	{ "key", cmd_key },	{ "stats", cmd_stats },	{ "copy", cmd_copy },	{ "mount", cmd_mount },	{ "import", cmd_import },		{ "cat", cmd_cat },	  { "repair", cmd_repair },
 	{ "ls", cmd_ls },		{ "find", cmd_find },		{ "diff", cmd_diff },
 	{ "check", cmd_check },
 };
