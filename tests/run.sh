@@ -56,8 +56,9 @@ run_check() {
 run_check plain
 if [ "${CAIRN_SKIP_SANITIZERS:-0}" != 1 ]; then
 	# leak checking stays on; UBSan aborts on the first finding
+	# the 1 GiB mount test file is cut to 256 MiB under the sanitizers (3x slower)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		run_check sanitizers --enable-sanitizers
+		CAIRN_TEST_MOUNT_BIG=$((256 * 1024 * 1024)) run_check sanitizers --enable-sanitizers
 fi
 
 fuzz_pass=0
