@@ -9,7 +9,8 @@
  * Object "NAME" of the repository is the key "PREFIX/NAME".
  *
  * Requests are signed with AWS Signature Version 4 by libcurl
- * (CURLOPT_AWS_SIGV4) for every request. libcurl 7.88's signer is correct
+ * (CURLOPT_AWS_SIGV4) for every request; libcurl 7.87 or later, the first
+ * that takes the payload hash from x-amz-content-sha256. libcurl 7.88's signer is correct
  * only for requests written the way it expects, and this file writes them
  * so (each point was found against a verifying server,
  * @20minutes/s3rver 5):
@@ -34,6 +35,14 @@
  * connection cache) are kept in a small pool and reused, so threads reuse
  * connections without sharing a handle. b->parallel tells the saver how
  * many packs to upload at once (-o s3.connections).
+ *
+ * Reads: the engine reads blobs one by one with ranged GETs, and a
+ * request costs a round trip (tens of milliseconds on S3) whatever its
+ * size. An object that gets S3_HOT_READS ranged reads in a row is read
+ * whole, once, into a small LRU cache (a few objects of at most
+ * S3_CACHE_OBJECT_MAX bytes) that serves the following ranged reads; a
+ * restore then costs about one GET per pack instead of one per chunk,
+ * while one-off reads (a pack header during repair) stay ranged.
  *
  * Faults: a request that fails with a network error, a timeout, a short
  * body, 5xx, 429 or SlowDown/RequestTimeout is tried again after an
@@ -70,6 +79,10 @@
 #define S3_MAX_CONNECTIONS 64
 #define S3_DEFAULT_STALL 60
 #define S3_CONNECT_TIMEOUT_MS 10000
+#define S3_HOT_READS 3
+#define S3_HOT_SLOTS 64
+#define S3_CACHE_OBJECT_MAX (64u << 20)
+#define S3_NAME_MAX 128
 #define S3_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 struct s3 {
@@ -92,6 +105,33 @@ struct s3 {
 	pthread_mutex_t mu;	/* the pool */
 	CURL *idle[S3_IDLE_MAX];
 	size_t n_idle;
+
+	pthread_mutex_t cache_mu;	/* hot, cache, tick */
+	pthread_cond_t cache_cond;	/* a cached object finished loading */
+	struct s3_hot *hot;		/* S3_HOT_SLOTS recently range-read objects */
+	struct s3_cached *cache;
+	size_t n_cache;
+	uint64_t tick;
+};
+
+/* An object read by ranges lately. */
+struct s3_hot {
+	char name[S3_NAME_MAX];	/* "" when free */
+	unsigned reads;
+	uint64_t size;		/* from Content-Range; 0: unknown */
+	uint64_t tick;
+};
+
+/* An object held whole in memory. */
+struct s3_cached {
+	char name[S3_NAME_MAX];	/* "" when free */
+	uint8_t *data;
+	size_t size;
+	int state;		/* 0 loading, 1 ready, -1 failed */
+	int err;		/* why it failed (logged once, by the loader) */
+	int stale;		/* overwritten or deleted: no new readers */
+	unsigned users;		/* readers copying from it or waiting for it */
+	uint64_t tick;		/* last use, for LRU */
 };
 
 /* One request and its result. */
@@ -119,6 +159,7 @@ struct s3_req {
 
 	long status;
 	curl_off_t content_length;
+	uint64_t total;		/* object size from Content-Range, 0: unknown */
 };
 
 /* One attempt of a request. */
@@ -526,6 +567,7 @@ static int s3_run(struct s3 *s, struct s3_req *rq)
 		curl_slist_free_all(hdrs);
 		s3_handle_put(s, x.h);
 		rq->status = status;
+		rq->total = x.have_total ? x.total : 0;
 		rq->content_length = cl;
 		log_debug("s3: %s %s: %s, HTTP %ld, %llu bytes", rq->method, rq->url,
 			  curl_easy_strerror(rc), status, (unsigned long long)x.got);
@@ -619,6 +661,8 @@ fail:
 /* ------------------------------------------------------------------ */
 /* the backend operations */
 
+static void s3_cache_forget(struct s3 *s, const char *name);
+
 static int s3_put(void *impl, const char *name, const struct iovec *iov, size_t n)
 {
 	struct s3 *s = impl;
@@ -637,6 +681,7 @@ static int s3_put(void *impl, const char *name, const struct iovec *iov, size_t 
 		rq.extra_header = s->storage_class;
 	int e = s3_run(s, &rq);
 	free(url);
+	s3_cache_forget(s, name);
 	return e;
 }
 
@@ -663,9 +708,10 @@ static int s3_stat(void *impl, const char *name, uint64_t *ret_size)
 	return e;
 }
 
-static int s3_get(void *impl, const char *name, uint64_t off, size_t len, struct buf *out)
+/* A plain GET of an object (whole, or a range), no cache. */
+static int s3_get_direct(struct s3 *s, const char *name, uint64_t off, size_t len,
+			 struct buf *out, uint64_t *ret_total)
 {
-	struct s3 *s = impl;
 	char *url = s3_object_url(s, name);
 	if (!url)
 		return CAIRN_ENOMEM;
@@ -685,7 +731,185 @@ static int s3_get(void *impl, const char *name, uint64_t off, size_t len, struct
 				  "%llu)",
 				  name, s->location, len, (unsigned long long)off);
 	}
+	if (ret_total)
+		*ret_total = rq.total;
 	free(url);
+	return e;
+}
+
+/* The cached entry of name (not stale), or NULL. Under cache_mu. */
+static struct s3_cached *s3_cache_find(struct s3 *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_cache; i++)
+		if (!s->cache[i].stale && strcmp(s->cache[i].name, name) == 0)
+			return &s->cache[i];
+	return NULL;
+}
+
+/* Frees an entry nobody uses. Under cache_mu. */
+static void s3_cache_drop(struct s3_cached *c)
+{
+	free(c->data);
+	memset(c, 0, sizeof(*c));
+}
+
+/* The hot slot of name, taking the least recently used one if it has
+ * none. Under cache_mu. */
+static struct s3_hot *s3_hot_slot(struct s3 *s, const char *name)
+{
+	struct s3_hot *lru = &s->hot[0];
+	for (size_t i = 0; i < S3_HOT_SLOTS; i++) {
+		if (strcmp(s->hot[i].name, name) == 0)
+			return &s->hot[i];
+		if (s->hot[i].tick < lru->tick)
+			lru = &s->hot[i];
+	}
+	memset(lru, 0, sizeof(*lru));
+	snprintf(lru->name, sizeof(lru->name), "%s", name);
+	return lru;
+}
+
+/* Copies a range out of a ready entry (the caller holds a use of it). */
+static int s3_cache_copy(struct s3 *s, const struct s3_cached *c, const char *name, uint64_t off,
+			 size_t len, struct buf *out)
+{
+	if (off > c->size || (len && len > c->size - off)) {
+		log_error("%s in %s is shorter than expected (%zu bytes; wanted %zu at offset %llu)",
+			  name, s->location, c->size, len, (unsigned long long)off);
+		return CAIRN_ECORRUPT;
+	}
+	size_t n = len ? len : (size_t)(c->size - off);
+	buf_put(out, c->data + off, n);
+	return buf_ok(out);
+}
+
+/* Gives up a use of an entry; frees a stale one nobody uses. Under cache_mu. */
+static void s3_cache_release(struct s3_cached *c)
+{
+	c->users--;
+	if (c->stale && c->users == 0)
+		s3_cache_drop(c);
+}
+
+/* Forgets name after a put or delete. */
+static void s3_cache_forget(struct s3 *s, const char *name)
+{
+	pthread_mutex_lock(&s->cache_mu);
+	for (size_t i = 0; i < s->n_cache; i++) {
+		struct s3_cached *c = &s->cache[i];
+		if (c->name[0] && strcmp(c->name, name) == 0) {
+			c->stale = 1;
+			if (c->users == 0)
+				s3_cache_drop(c);
+		}
+	}
+	for (size_t i = 0; i < S3_HOT_SLOTS; i++)
+		if (strcmp(s->hot[i].name, name) == 0)
+			memset(&s->hot[i], 0, sizeof(s->hot[i]));
+	pthread_mutex_unlock(&s->cache_mu);
+}
+
+/* Loads name whole into a free or least recently used entry. Called
+ * with cache_mu held; returns with it held. NULL when no entry is free. */
+static struct s3_cached *s3_cache_load(struct s3 *s, const char *name, uint64_t size)
+{
+	struct s3_cached *c = NULL;
+	for (size_t i = 0; i < s->n_cache; i++) {
+		struct s3_cached *t = &s->cache[i];
+		if (!t->name[0]) {
+			c = t;
+			break;
+		}
+		if (t->users == 0 && t->state != 0 && (!c || t->tick < c->tick))
+			c = t;
+	}
+	if (!c)
+		return NULL;
+	s3_cache_drop(c);
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->users = 1;
+	c->tick = ++s->tick;
+	pthread_mutex_unlock(&s->cache_mu);
+
+	struct buf b = BUF_INIT;
+	int e = buf_reserve(&b, (size_t)size);
+	if (e == 0)
+		e = s3_get_direct(s, name, 0, 0, &b, NULL);
+	pthread_mutex_lock(&s->cache_mu);
+	if (e == 0) {
+		c->size = b.len;
+		c->data = buf_steal(&b, NULL);
+		c->state = 1;
+	} else {
+		buf_free(&b);
+		c->state = -1;
+		c->err = e;
+		c->stale = 1;	/* a later read tries again */
+	}
+	pthread_cond_broadcast(&s->cache_cond);
+	return c;
+}
+
+/* Serves a ranged read from the cache when it can. Returns 1 when served,
+ * 0 when the caller must read the range itself, or an error. */
+static int s3_cache_read(struct s3 *s, const char *name, uint64_t off, size_t len,
+			 struct buf *out)
+{
+	if (strlen(name) >= S3_NAME_MAX)
+		return 0;
+	int ret = 0;
+	pthread_mutex_lock(&s->cache_mu);
+	struct s3_cached *c = s3_cache_find(s, name);
+	if (c) {
+		c->users++;
+	} else {
+		struct s3_hot *h = s3_hot_slot(s, name);
+		h->tick = ++s->tick;
+		if (++h->reads >= S3_HOT_READS && h->size && h->size <= S3_CACHE_OBJECT_MAX)
+			c = s3_cache_load(s, name, h->size);
+	}
+	if (c) {
+		while (c->state == 0)
+			pthread_cond_wait(&s->cache_cond, &s->cache_mu);
+		c->tick = ++s->tick;
+		if (c->state == 1) {
+			pthread_mutex_unlock(&s->cache_mu);
+			ret = s3_cache_copy(s, c, name, off, len, out);
+			pthread_mutex_lock(&s->cache_mu);
+			ret = ret < 0 ? ret : 1;
+		} else {
+			ret = c->err;	/* the whole read failed, and said why */
+		}
+		s3_cache_release(c);
+	}
+	pthread_mutex_unlock(&s->cache_mu);
+	return ret;
+}
+
+/* Notes the size of a range-read object, for s3_cache_read. */
+static void s3_cache_note_size(struct s3 *s, const char *name, uint64_t size)
+{
+	if (!size || strlen(name) >= S3_NAME_MAX)
+		return;
+	pthread_mutex_lock(&s->cache_mu);
+	for (size_t i = 0; i < S3_HOT_SLOTS; i++)
+		if (strcmp(s->hot[i].name, name) == 0)
+			s->hot[i].size = size;
+	pthread_mutex_unlock(&s->cache_mu);
+}
+
+static int s3_get(void *impl, const char *name, uint64_t off, size_t len, struct buf *out)
+{
+	struct s3 *s = impl;
+	if (off == 0 && len == 0)
+		return s3_get_direct(s, name, 0, 0, out, NULL);
+	int e = s3_cache_read(s, name, off, len, out);
+	if (e != 0)
+		return e < 0 ? e : 0;
+	uint64_t total = 0;
+	e = s3_get_direct(s, name, off, len, out, &total);
+	if (e == 0)
+		s3_cache_note_size(s, name, total);
 	return e;
 }
 
@@ -803,6 +1027,7 @@ static int s3_del(void *impl, const char *name)
 	};
 	e = s3_run(s, &rq);
 	free(url);
+	s3_cache_forget(s, name);
 	return e;
 }
 
@@ -818,6 +1043,7 @@ static int s3_del_batch(struct s3 *s, const char *const *names, size_t n)
 			  "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
 			  "<Quiet>true</Quiet>");
 	for (size_t i = 0; i < n; i++) {
+		s3_cache_forget(s, names[i]);
 		buf_printf(&body, "<Object><Key>");
 		s3xml_escape(&body, s->prefix);
 		s3xml_escape(&body, names[i]);
@@ -894,7 +1120,13 @@ static void s3_free(void *impl)
 		return;
 	for (size_t i = 0; i < s->n_idle; i++)
 		curl_easy_cleanup(s->idle[i]);
+	for (size_t i = 0; s->cache && i < s->n_cache; i++)
+		free(s->cache[i].data);
+	free(s->cache);
+	free(s->hot);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->cache_mu);
+	pthread_cond_destroy(&s->cache_cond);
 	free(s->location);
 	free(s->base);
 	free(s->bucket_url);
@@ -1325,6 +1557,15 @@ int backend_s3_open(const char *location, const struct backend_open_opts *o,
 	e = s3_parse_options(o->options, &opt);
 	if (e < 0)
 		return e;
+	/* Before 7.87 (curl PR #9804) curl signed the hash of an empty body
+	 * for every upload instead of our x-amz-content-sha256. */
+	const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+	if (cv->version_num < 0x075700) {
+		log_error("S3 repositories need libcurl 7.87 or later to sign uploads; this is "
+			  "libcurl %s",
+			  cv->version);
+		return CAIRN_EUNSUPPORTED;
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("cannot initialise libcurl");
 		return CAIRN_EIO;
@@ -1338,12 +1579,17 @@ int backend_s3_open(const char *location, const struct backend_open_opts *o,
 		return CAIRN_ENOMEM;
 	}
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->cache_mu, NULL);
+	pthread_cond_init(&s->cache_cond, NULL);
+	s->n_cache = CAIRN_MAX(2u, opt.connections);
+	s->cache = calloc(s->n_cache, sizeof(*s->cache));
+	s->hot = calloc(S3_HOT_SLOTS, sizeof(*s->hot));
 	size_t ln = strlen(location) + 4;
 	s->location = malloc(ln);
 	s->bucket = strdup(loc.bucket);
 	size_t pn = strlen(loc.prefix) + 2;
 	s->prefix = malloc(pn);
-	if (!s->location || !s->bucket || !s->prefix) {
+	if (!s->location || !s->bucket || !s->prefix || !s->cache || !s->hot) {
 		e = CAIRN_ENOMEM;
 		goto fail;
 	}

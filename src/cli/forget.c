@@ -33,7 +33,8 @@ static const char help[] =
 	"      --tag TAG              only consider snapshots with TAG (repeatable)\n"
 	"      --path PATH            only consider snapshots of these paths (repeatable)\n"
 	"  -n, --dry-run              show what would be removed, remove nothing\n"
-	"      --prune                run 'cairn prune' afterwards\n";
+	"      --prune                run 'cairn prune' afterwards\n"
+	CLI_METRICS_HELP;
 
 /* Parses a --keep-* count: N >= 0, or "unlimited" / -1. */
 static int parse_count(const char *s, int *ret)
@@ -89,6 +90,8 @@ int cmd_forget(int argc, char **argv)
 		{ "path", required_argument, NULL, 12 },
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "prune", no_argument, NULL, 13 },
+		{ "metrics-file", required_argument, NULL, 14 },
+		{ "metrics-job", required_argument, NULL, 15 },
 		CLI_GLOBAL_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -96,6 +99,7 @@ int cmd_forget(int argc, char **argv)
 	struct snap_filter f = { .tags = tags, .paths = paths };
 	struct forget_policy p = { .keep_tags = keep_tags };
 	unsigned group_by = FORGET_GROUP_HOST | FORGET_GROUP_PATHS;
+	struct cli_metrics m = { .command = "forget", .start_ns = time_now_ns() };
 	int dry = 0, prune = 0, c;
 	while ((c = getopt_long(argc, argv, "n" CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
 		if (cli_global_opt(c, optarg, help))
@@ -134,6 +138,8 @@ int cmd_forget(int argc, char **argv)
 			break;
 		case 'n': dry = 1; break;
 		case 13: prune = 1; break;
+		case 14: m.file = optarg; break;
+		case 15: m.job = optarg; break;
 		default: return cli_usage_error("forget", "unknown option");
 		}
 	}
@@ -232,11 +238,19 @@ out:
 	buf_free(&out);
 	free(d);
 	snap_list_free(&l);
+	int then_prune = e == 0 && prune && !dry;
+	if (!then_prune) {	/* with --prune, prune writes the metrics of the job */
+		m.exit_code = cli_exit(e);
+		m.errors_found = e < 0;
+		if (cli_metrics_write(r, &m) < 0 && e == 0)
+			e = CAIRN_EIO;
+	}
 	cli_close_repo(r, lk);
-	if (e == 0 && prune && !dry) {
-		char *pargv[] = { "prune", NULL };
+	if (then_prune) {
+		char *pargv[] = { "prune", "--metrics-job", (char *)(m.job ? m.job : "forget"),
+				  m.file ? "--metrics-file" : NULL, (char *)m.file, NULL };
 		optind = 1;
-		return cmd_prune(1, pargv);
+		return cmd_prune(m.file ? 5 : 1, pargv);
 	}
 	return cli_exit(e);
 }

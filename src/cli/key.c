@@ -110,7 +110,7 @@ int cmd_key(int argc, char **argv)
 		if (cli_g.json)
 			json_arr_begin(&j);
 		else
-			buf_printf(&b, " %-8s  %-12s  %-16s  %s\n", "ID", "User", "Host", "Created");
+			buf_printf(&b, " %-8s  %s\n", "ID", "Created");
 		for (size_t i = 0; i < kl.n; i++) {
 			struct key_entry *k = &kl.v[i];
 			int cur = !strcmp(k->name, repo_key_name(r));
@@ -125,17 +125,11 @@ int cmd_key(int argc, char **argv)
 				json_str(&j, k->name + 5);
 				json_key(&j, "current");
 				json_bool(&j, cur);
-				json_key(&j, "username");
-				json_str(&j, k->ok ? k->info.username : "");
-				json_key(&j, "hostname");
-				json_str(&j, k->ok ? k->info.hostname : "");
 				json_key(&j, "created");
 				json_str(&j, t);
 				json_obj_end(&j);
 			} else {
-				buf_printf(&b, "%c%.8s  %-12s  %-16s  %s%s\n", cur ? '*' : ' ',
-					   k->name + 5, k->ok ? k->info.username : "?",
-					   k->ok ? k->info.hostname : "?", t,
+				buf_printf(&b, "%c%.8s  %s%s\n", cur ? '*' : ' ', k->name + 5, t,
 					   k->ok ? "" : " (malformed)");
 			}
 		}

@@ -7,6 +7,7 @@
 #include "cairn/log.h"
 #include "cairn/pruner.h"
 #include "cairn/repo.h"
+#include "cairn/timeparse.h"
 
 static const char help[] =
 	"usage: cairn prune [OPTIONS]\n"
@@ -16,17 +17,21 @@ static const char help[] =
 	"\n"
 	"Options:\n"
 	"      --max-unused PERCENT   repack packs with more unused data (default 10)\n"
-	"  -n, --dry-run              report what would be freed, change nothing\n";
+	"  -n, --dry-run              report what would be freed, change nothing\n"
+	CLI_METRICS_HELP;
 
 int cmd_prune(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "max-unused", required_argument, NULL, 1 },
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "metrics-file", required_argument, NULL, 2 },
+		{ "metrics-job", required_argument, NULL, 3 },
 		CLI_GLOBAL_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
 	struct prune_opts o = { .max_unused = PRUNE_DEFAULT_MAX_UNUSED };
+	struct cli_metrics m = { .command = "prune", .start_ns = time_now_ns() };
 	int c;
 	while ((c = getopt_long(argc, argv, "n" CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
 		if (cli_global_opt(c, optarg, help))
@@ -43,6 +48,8 @@ int cmd_prune(int argc, char **argv)
 			break;
 		}
 		case 'n': o.dry_run = 1; break;
+		case 2: m.file = optarg; break;
+		case 3: m.job = optarg; break;
 		default: return cli_usage_error("prune", "unknown option");
 		}
 	}
@@ -99,6 +106,10 @@ int cmd_prune(int argc, char **argv)
 		       (unsigned long long)st.packs_orphaned);
 		printf("%s %s, repacked %s\n", o.dry_run ? "would free" : "freed", fr, rp);
 	}
+	m.exit_code = cli_exit(e);
+	m.errors_found = e < 0;
+	if (cli_metrics_write(r, &m) < 0 && e == 0)
+		e = CAIRN_EIO;
 	cli_close_repo(r, lk);
 	return cli_exit(e);
 }

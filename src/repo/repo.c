@@ -29,8 +29,6 @@ struct repo {
 static const char *const file_dirs[] = { "index/", "snapshots/" };
 static const char *const file_ads[] = { "cairn-index", "cairn-snapshot" };
 
-static void who_am_i(char *host, size_t hcap, char *user, size_t ucap);
-
 struct backend *repo_backend(struct repo *r) { return r->be; }
 const struct repo_config *repo_config(const struct repo *r) { return &r->cfg; }
 const struct crypto_keys *repo_keys(const struct repo *r) { return &r->keys; }
@@ -42,9 +40,7 @@ const char *repo_key_name(const struct repo *r) { return r->key_name; }
 int repo_key_add(struct repo *r, const char *pass, size_t passlen, char *ret_name, size_t cap)
 {
 	struct buf b = BUF_INIT;
-	char host[256], user[256];
-	who_am_i(host, sizeof(host), user, sizeof(user));
-	int e = keyfile_create(&r->keys, pass, passlen, host, user, &b);
+	int e = keyfile_create(&r->keys, pass, passlen, NULL, NULL, &b);
 	if (e == 0) {
 		uint8_t kid[32];
 		char hex[65];
@@ -62,15 +58,6 @@ void repo_blob_id(const struct repo *r, const void *data, size_t len, uint8_t re
 	crypto_keyed_hash(r->keys.id, data, len, ret_id);
 }
 
-/* Host and user names recorded in key files. */
-static void who_am_i(char *host, size_t hcap, char *user, size_t ucap)
-{
-	if (gethostname(host, hcap) < 0)
-		snprintf(host, hcap, "unknown");
-	host[hcap - 1] = 0;
-	struct passwd *pw = getpwuid(getuid());
-	snprintf(user, ucap, "%s", pw && pw->pw_name ? pw->pw_name : "unknown");
-}
 
 int repo_init(const struct repo_init_opts *o)
 {
@@ -118,9 +105,8 @@ int repo_init(const struct repo_init_opts *o)
 		memcpy(keys.id, o->copy_keys->id, sizeof(keys.id));
 		memcpy(keys.chunker, o->copy_keys->chunker, sizeof(keys.chunker));
 	}
-	char host[256], user[256];
-	who_am_i(host, sizeof(host), user, sizeof(user));
-	e = keyfile_create(&keys, o->password, o->password_len, host, user, &b);
+	/* host and user stay empty: nothing on the storage side names hosts */
+	e = keyfile_create(&keys, o->password, o->password_len, NULL, NULL, &b);
 	if (e < 0)
 		goto out;
 	uint8_t kid[32];
