@@ -91,7 +91,10 @@ int backend_local_open(const char *root, int create, struct backend **ret);
  * Credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/
  * AWS_SESSION_TOKEN or the shared credentials file (AWS_PROFILE). Returns
  * 0, CAIRN_EINVAL (bad location, option or missing credentials),
- * CAIRN_ENOREPO (create without create_bucket and no bucket), CAIRN_EIO. */
+ * CAIRN_ENOREPO (create without create_bucket and no bucket),
+ * CAIRN_EUNSUPPORTED (libcurl older than 7.87), CAIRN_EIO. Reads by
+ * ranges of one object are served from a small cache once the object is
+ * read often (see s3.c). */
 int backend_s3_open(const char *location, const struct backend_open_opts *o,
 		    struct backend **ret);
 

@@ -342,14 +342,16 @@ int index_find_prefix(struct index *ix, const char *hexprefix, unsigned *ret_typ
 
 int index_used_reset(struct index *ix)
 {
-	return index_exec(ix, "DROP TABLE IF EXISTS used; DROP TABLE IF EXISTS keep;"
-			      "CREATE TABLE used(id BLOB NOT NULL, type INTEGER NOT NULL,"
+	/* TEMP tables: no WAL writes, spilled to a temporary file when large */
+	return index_exec(ix, "DROP TABLE IF EXISTS temp.used; DROP TABLE IF EXISTS temp.keep;"
+			      "DROP TABLE IF EXISTS main.used; DROP TABLE IF EXISTS main.keep;"
+			      "CREATE TEMP TABLE used(id BLOB NOT NULL, type INTEGER NOT NULL,"
 			      " PRIMARY KEY(id, type)) WITHOUT ROWID;");
 }
 
 int index_used_drop(struct index *ix)
 {
-	return index_exec(ix, "DROP TABLE IF EXISTS used; DROP TABLE IF EXISTS keep;");
+	return index_exec(ix, "DROP TABLE IF EXISTS temp.used; DROP TABLE IF EXISTS temp.keep;");
 }
 
 int index_used_mark(struct index *ix, unsigned type, const uint8_t id[32])
@@ -373,10 +375,10 @@ int index_used_mark(struct index *ix, unsigned type, const uint8_t id[32])
 
 int index_used_finish(struct index *ix, uint64_t *ret_used, uint64_t *ret_missing)
 {
-	int e = index_exec(ix, "CREATE TABLE keep AS SELECT b.id AS id, b.type AS type,"
+	int e = index_exec(ix, "CREATE TEMP TABLE keep AS SELECT b.id AS id, b.type AS type,"
 			       " MIN(b.pid) AS pid FROM blobs b JOIN used u ON u.id = b.id"
 			       " AND u.type = b.type GROUP BY b.id, b.type;"
-			       "CREATE INDEX keep_i ON keep(id, type, pid);");
+			       "CREATE INDEX temp.keep_i ON keep(id, type, pid);");
 	if (e < 0)
 		return e;
 	sqlite3_stmt *st;
