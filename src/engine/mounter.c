@@ -32,7 +32,8 @@
 #include <unistd.h>
 
 #define TREE_CACHE 256
-#define PREFETCH_BYTES (8u << 20)
+#define PREFETCH_BYTES (4u << 20)
+#define PREFETCH_QUEUE 1024
 
 struct msnap {
 	char name[64];		/* snapshots/<name> */
@@ -40,13 +41,16 @@ struct msnap {
 	struct snap_entry *e;
 };
 
+/* A cached blob: in a hash chain (by id) and in the LRU list (indices). */
 struct blob_ent {
 	uint8_t id[32];
 	uint8_t *data;
 	size_t len;
-	uint64_t tick;
+	size_t hnext, prev, next;
 	int used;
 };
+
+#define NIL SIZE_MAX
 
 struct tree_ent {
 	uint8_t id[32];
@@ -66,6 +70,9 @@ struct mfs {
 	time_t mounted_at;
 	struct blob_ent *blobs;
 	size_t n_blobs, cap_blobs;
+	size_t *buckets, n_buckets;	/* hash heads; n_buckets a power of two */
+	size_t lru_head, lru_tail;	/* most and least recently used */
+	size_t free_slot;		/* chain of unused entries (through hnext) */
 	uint64_t blob_bytes, tick;
 	struct tree_ent trees[TREE_CACHE];
 	uint64_t fetched, fetched_bytes, hits, prefetched;
@@ -73,8 +80,8 @@ struct mfs {
 	/* read-ahead */
 	pthread_mutex_t pmu;
 	pthread_cond_t pcv;
-	struct content_ref *pq;
-	size_t pq_n, pq_cap;
+	struct content_ref *pq;		/* ring of PREFETCH_QUEUE */
+	size_t pq_n, pq_head;
 	int stopping;
 	pthread_t pthreads[2];
 	int n_pthreads;
@@ -423,7 +430,14 @@ out:
 struct mfile {
 	pthread_mutex_t mu;
 	struct node node;
-	struct idlist_reader *rd;
+	struct idlist_reader *rd;	/* positioned after `cur` */
+	struct content_ref cur;		/* the ref that covers [cur_start, cur_start+size) */
+	uint64_t cur_start;
+	int have_cur;
+	struct idlist_reader *ahead;	/* read-ahead walker */
+	uint64_t ahead_end;		/* file offset up to which read-ahead was queued */
+	struct content_ref pending;	/* next read-ahead ref, not queued yet */
+	int have_pending;
 	uint64_t last_end;
 	int stats;
 	char statbuf[1024];
@@ -477,7 +491,9 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		f->node = t.node;
 		memset(&t.node, 0, sizeof(t.node));
 		if (idlist_reader_new(f->node.content, f->node.n_content, f->node.content_depth,
-				      mload_list, fs, &f->rd) < 0)
+				      mload_list, fs, &f->rd) < 0 ||
+		    idlist_reader_new(f->node.content, f->node.n_content, f->node.content_depth,
+				      mload_list, fs, &f->ahead) < 0)
 			e = -EIO;
 		pthread_mutex_init(&f->mu, NULL);
 	}
@@ -501,6 +517,7 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 	if (!f)
 		return 0;
 	idlist_reader_free(f->rd);
+	idlist_reader_free(f->ahead);
 	node_clear(&f->node);
 	if (!f->stats)
 		pthread_mutex_destroy(&f->mu);
@@ -508,21 +525,121 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
-/* Drops least recently used blobs until the cache fits (caller holds mu). */
-static void cache_trim(struct mfs *fs, uint64_t limit)
+static size_t bucket_of(const struct mfs *fs, const uint8_t id[32])
 {
-	while (fs->blob_bytes > limit) {
-		size_t victim = SIZE_MAX;
-		for (size_t i = 0; i < fs->n_blobs; i++)
-			if (fs->blobs[i].used && (victim == SIZE_MAX || fs->blobs[i].tick < fs->blobs[victim].tick))
-				victim = i;
-		if (victim == SIZE_MAX)
-			break;
-		fs->blob_bytes -= fs->blobs[victim].len;
-		free(fs->blobs[victim].data);
-		fs->blobs[victim].data = NULL;
-		fs->blobs[victim].used = 0;
+	return (size_t)get_u64le(id) & (fs->n_buckets - 1);
+}
+
+static void lru_unlink(struct mfs *fs, size_t i)
+{
+	struct blob_ent *b = &fs->blobs[i];
+	if (b->prev != NIL)
+		fs->blobs[b->prev].next = b->next;
+	else
+		fs->lru_head = b->next;
+	if (b->next != NIL)
+		fs->blobs[b->next].prev = b->prev;
+	else
+		fs->lru_tail = b->prev;
+	b->prev = b->next = NIL;
+}
+
+static void lru_push_front(struct mfs *fs, size_t i)
+{
+	struct blob_ent *b = &fs->blobs[i];
+	b->prev = NIL;
+	b->next = fs->lru_head;
+	if (fs->lru_head != NIL)
+		fs->blobs[fs->lru_head].prev = i;
+	fs->lru_head = i;
+	if (fs->lru_tail == NIL)
+		fs->lru_tail = i;
+}
+
+/* The cached entry of a blob, or NIL (caller holds mu). */
+static size_t cache_find(struct mfs *fs, const uint8_t id[32])
+{
+	if (!fs->n_buckets)
+		return NIL;
+	for (size_t i = fs->buckets[bucket_of(fs, id)]; i != NIL; i = fs->blobs[i].hnext)
+		if (!memcmp(fs->blobs[i].id, id, 32))
+			return i;
+	return NIL;
+}
+
+/* Removes the least recently used blob (caller holds mu). */
+static void cache_evict(struct mfs *fs)
+{
+	size_t v = fs->lru_tail;
+	if (v == NIL)
+		return;
+	struct blob_ent *b = &fs->blobs[v];
+	lru_unlink(fs, v);
+	size_t *pp = &fs->buckets[bucket_of(fs, b->id)];
+	while (*pp != v)
+		pp = &fs->blobs[*pp].hnext;
+	*pp = b->hnext;
+	fs->blob_bytes -= b->len;
+	free(b->data);
+	b->data = NULL;
+	b->used = 0;
+	b->hnext = fs->free_slot;
+	fs->free_slot = v;
+}
+
+/* Adds a blob (taking data), evicting to stay under limit (caller holds mu). */
+static void cache_add(struct mfs *fs, const uint8_t id[32], uint8_t *data, size_t len,
+		      uint64_t limit)
+{
+	while (fs->lru_tail != NIL && fs->blob_bytes + len > limit)
+		cache_evict(fs);
+	if (fs->free_slot == NIL) {
+		size_t cap = fs->cap_blobs ? fs->cap_blobs * 2 : 1024;
+		struct blob_ent *v = realloc(fs->blobs, cap * sizeof(*v));
+		size_t *nb = calloc(cap * 2, sizeof(*nb));
+		if (!v || !nb) {
+			if (v)
+				fs->blobs = v;
+			free(nb);
+			free(data);
+			return;
+		}
+		fs->blobs = v;
+		for (size_t i = fs->cap_blobs; i < cap; i++) {
+			v[i].used = 0;
+			v[i].data = NULL;
+			v[i].hnext = i + 1 < cap ? i + 1 : NIL;
+		}
+		fs->free_slot = fs->cap_blobs;
+		fs->cap_blobs = cap;
+		/* rehash into twice as many buckets */
+		free(fs->buckets);
+		fs->buckets = nb;
+		fs->n_buckets = cap * 2;
+		for (size_t i = 0; i < fs->n_buckets; i++)
+			nb[i] = NIL;
+		for (size_t i = 0; i < fs->n_blobs; i++) {
+			if (!v[i].used)
+				continue;
+			size_t h = bucket_of(fs, v[i].id);
+			v[i].hnext = nb[h];
+			nb[h] = i;
+		}
 	}
+	size_t i = fs->free_slot;
+	struct blob_ent *b = &fs->blobs[i];
+	fs->free_slot = b->hnext;
+	if (i >= fs->n_blobs)
+		fs->n_blobs = i + 1;
+	memcpy(b->id, id, 32);
+	b->data = data;
+	b->len = len;
+	b->used = 1;
+	size_t h = bucket_of(fs, id);
+	b->hnext = fs->buckets[h];
+	fs->buckets[h] = i;
+	lru_push_front(fs, i);
+	fs->blob_bytes += len;
 }
 
 /* Copies [from, from+len) of a data blob into out, via the cache. */
@@ -530,17 +647,20 @@ static int blob_read(struct mfs *fs, const uint8_t id[32], uint64_t from, size_t
 		     int prefetch)
 {
 	pthread_mutex_lock(&fs->mu);
-	for (size_t i = 0; i < fs->n_blobs; i++) {
+	size_t i = cache_find(fs, id);
+	if (i != NIL) {
 		struct blob_ent *b = &fs->blobs[i];
-		if (b->used && !memcmp(b->id, id, 32)) {
-			b->tick = ++fs->tick;
-			if (out)
-				memcpy(out, b->data + from, len);
-			if (!prefetch)
-				fs->hits++;
-			pthread_mutex_unlock(&fs->mu);
-			return 0;
-		}
+		int e = 0;
+		if (out && from + len > b->len)
+			e = -EIO;
+		else if (out)
+			memcpy(out, b->data + from, len);
+		lru_unlink(fs, i);
+		lru_push_front(fs, i);
+		if (!prefetch)
+			fs->hits++;
+		pthread_mutex_unlock(&fs->mu);
+		return e;
 	}
 	pthread_mutex_unlock(&fs->mu);
 	struct buf blob = BUF_INIT;
@@ -562,30 +682,9 @@ static int blob_read(struct mfs *fs, const uint8_t id[32], uint64_t from, size_t
 	fs->fetched_bytes += blob.len;
 	if (prefetch)
 		fs->prefetched++;
-	cache_trim(fs, limit > blob.len ? limit - blob.len : 0);
-	size_t slot = SIZE_MAX;
-	for (size_t i = 0; i < fs->n_blobs && slot == SIZE_MAX; i++)
-		if (!fs->blobs[i].used)
-			slot = i;
-	if (slot == SIZE_MAX && fs->n_blobs == fs->cap_blobs) {
-		size_t cap = fs->cap_blobs ? fs->cap_blobs * 2 : 256;
-		struct blob_ent *v = realloc(fs->blobs, cap * sizeof(*v));
-		if (v) {
-			memset(v + fs->cap_blobs, 0, (cap - fs->cap_blobs) * sizeof(*v));
-			fs->blobs = v;
-			fs->cap_blobs = cap;
-		}
-	}
-	if (slot == SIZE_MAX && fs->n_blobs < fs->cap_blobs)
-		slot = fs->n_blobs++;
-	if (slot != SIZE_MAX) {
-		struct blob_ent *b = &fs->blobs[slot];
-		memcpy(b->id, id, 32);
-		b->len = blob.len;
-		b->data = buf_steal(&blob, NULL);
-		b->used = 1;
-		b->tick = ++fs->tick;
-		fs->blob_bytes += b->len;
+	if (cache_find(fs, id) == NIL) {	/* another thread may have added it */
+		size_t n = blob.len;
+		cache_add(fs, id, buf_steal(&blob, NULL), n, limit);
 	}
 	pthread_mutex_unlock(&fs->mu);
 	buf_free(&blob);
@@ -601,7 +700,9 @@ static void *prefetch_thread(void *arg)
 			pthread_cond_wait(&fs->pcv, &fs->pmu);
 		if (fs->stopping)
 			break;
-		struct content_ref c = fs->pq[--fs->pq_n];
+		struct content_ref c = fs->pq[fs->pq_head];
+		fs->pq_head = (fs->pq_head + 1) % PREFETCH_QUEUE;
+		fs->pq_n--;
 		pthread_mutex_unlock(&fs->pmu);
 		blob_read(fs, c.id, 0, 0, NULL, 1);
 		pthread_mutex_lock(&fs->pmu);
@@ -612,27 +713,23 @@ static void *prefetch_thread(void *arg)
 	return NULL;
 }
 
-static void prefetch(struct mfs *fs, const struct content_ref *c)
+/* Queues a chunk for the read-ahead threads (a FIFO ring). Returns 0, or
+ * -1 when the queue is full: the caller tries again on its next read. */
+static int prefetch(struct mfs *fs, const struct content_ref *c)
 {
+	int r = -1;
 	pthread_mutex_lock(&fs->pmu);
-	if (fs->pq_n < 64) {
-		if (fs->pq_n == fs->pq_cap) {
-			size_t cap = fs->pq_cap ? fs->pq_cap * 2 : 16;
-			struct content_ref *v = realloc(fs->pq, cap * sizeof(*v));
-			if (!v) {
-				pthread_mutex_unlock(&fs->pmu);
-				return;
-			}
-			fs->pq = v;
-			fs->pq_cap = cap;
-		}
-		/* LIFO would read the farthest first: insert at the bottom */
-		memmove(fs->pq + 1, fs->pq, fs->pq_n * sizeof(*fs->pq));
-		fs->pq[0] = *c;
+	if (!fs->pq && !(fs->pq = calloc(PREFETCH_QUEUE, sizeof(*fs->pq))))
+		goto out;
+	if (fs->pq_n < PREFETCH_QUEUE) {
+		fs->pq[(fs->pq_head + fs->pq_n) % PREFETCH_QUEUE] = *c;
 		fs->pq_n++;
 		pthread_cond_signal(&fs->pcv);
+		r = 0;
 	}
+out:
 	pthread_mutex_unlock(&fs->pmu);
+	return r;
 }
 
 static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
@@ -653,34 +750,66 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
 	if ((uint64_t)off + size > f->node.size)
 		size = (size_t)(f->node.size - (uint64_t)off);
 	pthread_mutex_lock(&f->mu);
-	int sequential = (uint64_t)off == f->last_end;
-	uint64_t start;
-	int e = idlist_reader_seek(f->rd, (uint64_t)off, &start);
+	int sequential = (uint64_t)off == f->last_end && off > 0;
+	int e = 0;
 	size_t done = 0;
-	struct content_ref c;
-	while (e == 0 && done < size) {
-		int got = idlist_reader_next(f->rd, &c);
-		if (got <= 0) {
-			e = got < 0 ? -EIO : 0;
-			break;
+	/* position on the ref covering off: keep the current one, walk on for a
+	 * sequential read, seek otherwise */
+	uint64_t pos = (uint64_t)off;
+	if (!f->have_cur || pos < f->cur_start ||
+	    (pos >= f->cur_start + f->cur.size && !sequential)) {
+		uint64_t start;
+		e = idlist_reader_seek(f->rd, pos, &start);
+		if (e == 0 && idlist_reader_next(f->rd, &f->cur) == 1) {
+			f->cur_start = start;
+			f->have_cur = 1;
+		} else {
+			f->have_cur = 0;
+			e = e < 0 ? -EIO : 0;
 		}
-		uint64_t pos = (uint64_t)off + done;
-		uint64_t in = pos - start;
-		size_t n = (size_t)CAIRN_MIN((uint64_t)(size - done), c.size - in);
-		if (!memcmp(c.id, zero, 32))
+	}
+	while (e == 0 && f->have_cur && done < size) {
+		pos = (uint64_t)off + done;
+		if (pos >= f->cur_start + f->cur.size) {
+			uint64_t next_start = f->cur_start + f->cur.size;
+			int got = idlist_reader_next(f->rd, &f->cur);
+			if (got <= 0) {
+				f->have_cur = 0;
+				e = got < 0 ? -EIO : 0;
+				break;
+			}
+			f->cur_start = next_start;
+			continue;
+		}
+		uint64_t in = pos - f->cur_start;
+		size_t n = (size_t)CAIRN_MIN((uint64_t)(size - done), f->cur.size - in);
+		if (!memcmp(f->cur.id, zero, 32))
 			memset(buf + done, 0, n);
-		else if ((e = blob_read(fs, c.id, in, n, buf + done, 0)) < 0)
+		else if ((e = blob_read(fs, f->cur.id, in, n, buf + done, 0)) < 0)
 			break;
 		done += n;
-		start += c.size;
 	}
 	if (e == 0 && sequential) {
-		/* read ahead: the chunks after this read, up to PREFETCH_BYTES */
-		uint64_t ahead = 0;
-		while (ahead < PREFETCH_BYTES && idlist_reader_next(f->rd, &c) == 1) {
-			if (memcmp(c.id, zero, 32))
-				prefetch(fs, &c);
-			ahead += c.size;
+		/* read ahead: queue the chunks up to PREFETCH_BYTES past this read */
+		uint64_t end = (uint64_t)off + done;
+		if (f->ahead_end < end) {
+			uint64_t start;
+			f->have_pending = 0;
+			if (idlist_reader_seek(f->ahead, end, &start) == 0)
+				f->ahead_end = start;
+			else
+				f->ahead_end = UINT64_MAX;
+		}
+		while (f->ahead_end < end + PREFETCH_BYTES) {
+			if (!f->have_pending) {
+				if (idlist_reader_next(f->ahead, &f->pending) != 1)
+					break;
+				f->have_pending = 1;
+			}
+			if (memcmp(f->pending.id, zero, 32) && prefetch(fs, &f->pending) < 0)
+				break;	/* queue full: this one waits for the next read */
+			f->ahead_end += f->pending.size;
+			f->have_pending = 0;
 		}
 	}
 	f->last_end = (uint64_t)off + done;
@@ -756,7 +885,7 @@ static int fs_listxattr(const char *path, char *list, size_t size)
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	(void)conn;
+	conn->max_readahead = 4u << 20;	/* the kernel caps it; larger sequential reads */
 	cfg->kernel_cache = 1;
 	cfg->use_ino = 0;
 	cfg->attr_timeout = 1;
@@ -789,6 +918,7 @@ int mounter_run(struct repo *r, const struct mount_opts *o)
 	fs.r = r;
 	fs.o = o;
 	fs.mounted_at = time(NULL);
+	fs.lru_head = fs.lru_tail = fs.free_slot = NIL;
 	pthread_mutex_init(&fs.mu, NULL);
 	pthread_mutex_init(&fs.pmu, NULL);
 	pthread_cond_init(&fs.pcv, NULL);
@@ -845,6 +975,7 @@ out:
 	for (size_t i = 0; i < fs.n_blobs; i++)
 		free(fs.blobs[i].data);
 	free(fs.blobs);
+	free(fs.buckets);
 	for (size_t i = 0; i < TREE_CACHE; i++)
 		if (fs.trees[i].used)
 			tree_free(&fs.trees[i].t);
