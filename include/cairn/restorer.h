@@ -32,6 +32,14 @@ typedef int (*restorer_write_fn)(void *arg, const void *data, size_t len);
 int restorer_dump_to(struct repo *r, const struct node *file, restorer_write_fn fn, void *arg,
 		     unsigned threads);
 
+/* --include/--exclude rules, shared by restore and archive export: 1 when
+ * the snapshot path, or its base name for a pattern without '/', matches
+ * one of the fnmatch(3) patterns, or lies below a pattern naming a folder
+ * ("/srv/app" includes "/srv/app/x"). */
+int restorer_path_match(const char *const *pats, size_t n, const char *path);
+/* 1 when some pattern could match something below the folder spath. */
+int restorer_may_match_below(const char *const *pats, size_t n, const char *spath);
+
 enum restore_overwrite {
 	RESTORE_OVERWRITE_UNSET = 0,	/* refuse a non-empty target */
 	RESTORE_OVERWRITE_ALWAYS,

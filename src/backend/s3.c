@@ -532,8 +532,10 @@ nomem:
 /*
  * Runs a request with retries. Returns 0 for a 2xx answer,
  * CAIRN_ENOTFOUND for 404 NoSuchKey (logged unless quiet_404),
- * CAIRN_ENOREPO for NoSuchBucket, CAIRN_ECORRUPT for 416, CAIRN_ENOMEM,
- * or CAIRN_EIO; every error but ENOTFOUND is logged once, here.
+ * CAIRN_ENOREPO for NoSuchBucket (logged unless quiet_nobucket),
+ * CAIRN_ECORRUPT for a range past the end (416: not logged, the caller
+ * knows what it wanted; or an answer saying the object is shorter:
+ * logged), CAIRN_ENOMEM, or CAIRN_EIO (logged with the last status).
  */
 static int s3_run(struct s3 *s, struct s3_req *rq)
 {

@@ -16,7 +16,6 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -69,37 +68,6 @@ static enum xformat format_of(const char *name)
 int exporter_format_known(const char *name)
 {
 	return format_of(name) != XF_NONE;
-}
-
-/* 1 when path (snapshot path) or its base name matches a pattern: the
- * restorer's rules (restorer.c), so --include/--exclude mean the same. */
-static int xmatch(const char *const *pats, size_t n, const char *path)
-{
-	const char *base = strrchr(path, '/');
-	base = base ? base + 1 : path;
-	for (size_t i = 0; i < n; i++) {
-		const char *p = pats[i];
-		if (strchr(p, '/') ? fnmatch(p, path, 0) == 0 : fnmatch(p, base, 0) == 0)
-			return 1;
-		size_t pl = strlen(p);
-		if (p[0] == '/' && !strncmp(path, p, pl) && path[pl] == '/')
-			return 1;
-	}
-	return 0;
-}
-
-/* 1 when a pattern could match something below the folder spath. */
-static int xmay_include_below(const char *const *pats, size_t n, const char *spath)
-{
-	size_t l = strlen(spath);
-	for (size_t i = 0; i < n; i++) {
-		const char *p = pats[i];
-		if (p[0] != '/' || strpbrk(p, "*?["))
-			return 1;
-		if (!strncmp(p, spath, l) && (p[l] == '/' || p[l] == 0))
-			return 1;
-	}
-	return 0;
 }
 
 /* Where a hard-linked inode was first written; a free slot when add. */
@@ -299,14 +267,14 @@ static int export_dir(struct xstate *s, const uint8_t id[32], const char *spath,
 		}
 		snprintf(sp, len, "%s/%s", spath, n->name);
 		const struct exporter_opts *o = s->o;
-		int inc = included || !o->n_includes || xmatch(o->includes, o->n_includes, sp);
-		if (o->n_excludes && xmatch(o->excludes, o->n_excludes, sp)) {
+		int inc = included || !o->n_includes || restorer_path_match(o->includes, o->n_includes, sp);
+		if (o->n_excludes && restorer_path_match(o->excludes, o->n_excludes, sp)) {
 			/* left out */
 		} else if (n->type == NODE_DIR) {
 			if (inc)
 				e = export_node(s, n, sp + 1);
 			if (e == 0 && n->has_subtree &&
-			    (inc || xmay_include_below(o->includes, o->n_includes, sp)))
+			    (inc || restorer_may_match_below(o->includes, o->n_includes, sp)))
 				e = export_dir(s, n->subtree, sp, inc, depth + 1);
 		} else if (inc) {
 			e = export_node(s, n, sp + 1);

@@ -377,8 +377,7 @@ static int rjob_work(void *ctx, void *item)
 	return 0;
 }
 
-/* 1 when path (snapshot path) or its base name matches a pattern. */
-static int rmatch(const char *const *pats, size_t n, const char *path)
+int restorer_path_match(const char *const *pats, size_t n, const char *path)
 {
 	const char *base = strrchr(path, '/');
 	base = base ? base + 1 : path;
@@ -394,8 +393,7 @@ static int rmatch(const char *const *pats, size_t n, const char *path)
 	return 0;
 }
 
-/* 1 when a pattern could match something below the folder spath. */
-static int rmay_include_below(const char *const *pats, size_t n, const char *spath)
+int restorer_may_match_below(const char *const *pats, size_t n, const char *spath)
 {
 	size_t l = strlen(spath);
 	for (size_t i = 0; i < n; i++) {
@@ -707,11 +705,11 @@ static int restore_node(struct rstate *s, const struct node *n, const char *dpat
 		e = CAIRN_ENOMEM;
 		goto out;
 	}
-	if (s->o->n_excludes && rmatch(s->o->excludes, s->o->n_excludes, sp))
+	if (s->o->n_excludes && restorer_path_match(s->o->excludes, s->o->n_excludes, sp))
 		goto out;
-	int inc = included || !s->o->n_includes || rmatch(s->o->includes, s->o->n_includes, sp);
+	int inc = included || !s->o->n_includes || restorer_path_match(s->o->includes, s->o->n_includes, sp);
 	if (n->type == NODE_DIR) {
-		if (!inc && !rmay_include_below(s->o->includes, s->o->n_includes, sp))
+		if (!inc && !restorer_may_match_below(s->o->includes, s->o->n_includes, sp))
 			goto out;
 		if (inc) {
 			if (overwrite_check(s, path, n))
