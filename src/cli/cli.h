@@ -100,6 +100,19 @@ void cli_fmt_bytes(uint64_t n, char *out, size_t cap);
 /* qsort comparator for an array of C strings, bytewise. */
 int cli_strcmp_ptr(const void *a, const void *b);
 
+/* Snapshot filter options (--host, --tag, --path) shared by the commands
+ * that select snapshots; tags and paths are the caller's arrays of 32. */
+#define CLI_FILTER_LONGOPTS                                   \
+	{ "host", required_argument, NULL, 0x2001 },          \
+	{ "tag", required_argument, NULL, 0x2002 },           \
+	{ "path", required_argument, NULL, 0x2003 }
+
+struct snap_filter;
+/* Handles a filter option: 1 when c was one, 0 when not, -1 after a usage
+ * error (printed, naming cmd). */
+int cli_filter_opt(struct snap_filter *f, const char **tags, const char **paths, int c,
+		   const char *arg, const char *cmd);
+
 /* Process exit code for an engine error code. */
 int cli_exit(int err);
 

@@ -7,6 +7,7 @@
 #include "cairn/lock.h"
 #include "cairn/log.h"
 #include "cairn/repo.h"
+#include "cairn/snaplist.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -413,4 +414,28 @@ int cli_exit(int err)
 int cli_strcmp_ptr(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int cli_filter_opt(struct snap_filter *f, const char **tags, const char **paths, int c,
+		   const char *arg, const char *cmd)
+{
+	switch (c) {
+	case 0x2001:
+		f->host = arg;
+		return 1;
+	case 0x2002:
+		if (f->n_tags == 32)
+			return cli_usage_error(cmd, "too many --tag options"), -1;
+		tags[f->n_tags++] = arg;
+		f->tags = tags;
+		return 1;
+	case 0x2003:
+		if (f->n_paths == 32)
+			return cli_usage_error(cmd, "too many --path options"), -1;
+		paths[f->n_paths++] = arg;
+		f->paths = paths;
+		return 1;
+	default:
+		return 0;
+	}
 }

@@ -45,9 +45,7 @@ int cmd_copy(int argc, char **argv)
 		{ "from-repo", required_argument, NULL, 1 },
 		{ "from-password-file", required_argument, NULL, 2 },
 		{ "from-password-command", required_argument, NULL, 3 },
-		{ "host", required_argument, NULL, 4 },
-		{ "tag", required_argument, NULL, 5 },
-		{ "path", required_argument, NULL, 6 },
+		CLI_FILTER_LONGOPTS,
 		CLI_GLOBAL_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -57,21 +55,15 @@ int cmd_copy(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
 		if (cli_global_opt(c, optarg, help))
 			continue;
+		int fopt = cli_filter_opt(&f, tags, paths, c, optarg, "copy");
+		if (fopt < 0)
+			return 1;
+		if (fopt)
+			continue;
 		switch (c) {
 		case 1: from = optarg; break;
 		case 2: pwfile = optarg; break;
 		case 3: pwcmd = optarg; break;
-		case 4: f.host = optarg; break;
-		case 5:
-			if (f.n_tags == 32)
-				return cli_usage_error("copy", "too many --tag options");
-			tags[f.n_tags++] = optarg;
-			break;
-		case 6:
-			if (f.n_paths == 32)
-				return cli_usage_error("copy", "too many --path options");
-			paths[f.n_paths++] = optarg;
-			break;
 		default: return cli_usage_error("copy", "unknown option");
 		}
 	}

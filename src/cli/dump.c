@@ -30,9 +30,7 @@ int cmd_dump(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "at", required_argument, NULL, 1 },
-		{ "host", required_argument, NULL, 2 },
-		{ "tag", required_argument, NULL, 3 },
-		{ "path", required_argument, NULL, 4 },
+		CLI_FILTER_LONGOPTS,
 		{ "threads", required_argument, NULL, 5 },
 		CLI_GLOBAL_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
@@ -45,23 +43,17 @@ int cmd_dump(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
 		if (cli_global_opt(c, optarg, help))
 			continue;
+		int fopt = cli_filter_opt(&f, tags, paths, c, optarg, "dump");
+		if (fopt < 0)
+			return 1;
+		if (fopt)
+			continue;
 		switch (c) {
 		case 1:
 			if (time_parse(optarg, &at) < 0)
 				return cli_usage_error("dump", "cannot parse time '%s' (use "
 					"YYYY-MM-DD HH:MM[:SS] or ISO 8601)", optarg);
 			has_at = 1;
-			break;
-		case 2: f.host = optarg; break;
-		case 3:
-			if (f.n_tags == 32)
-				return cli_usage_error("dump", "too many --tag options");
-			tags[f.n_tags++] = optarg;
-			break;
-		case 4:
-			if (f.n_paths == 32)
-				return cli_usage_error("dump", "too many --path options");
-			paths[f.n_paths++] = optarg;
 			break;
 		case 5: {
 			char *end;

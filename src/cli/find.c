@@ -150,9 +150,7 @@ int cmd_find(int argc, char **argv)
 		{ "ignore-case", no_argument, NULL, 'i' },
 		{ "newer", required_argument, NULL, 1 },
 		{ "older", required_argument, NULL, 2 },
-		{ "host", required_argument, NULL, 3 },
-		{ "tag", required_argument, NULL, 4 },
-		{ "path", required_argument, NULL, 5 },
+		CLI_FILTER_LONGOPTS,
 		CLI_GLOBAL_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -163,6 +161,11 @@ int cmd_find(int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "s:i" CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
 		if (cli_global_opt(c, optarg, help))
+			continue;
+		int fopt = cli_filter_opt(&f, tags, paths, c, optarg, "find");
+		if (fopt < 0)
+			return 1;
+		if (fopt)
 			continue;
 		switch (c) {
 		case 's':
@@ -180,17 +183,6 @@ int cmd_find(int argc, char **argv)
 			if (find_time("--older", optarg, &fo.older_ns) < 0)
 				return 1;
 			fo.has_older = 1;
-			break;
-		case 3: f.host = optarg; break;
-		case 4:
-			if (f.n_tags == 32)
-				return cli_usage_error("find", "too many --tag options");
-			tags[f.n_tags++] = optarg;
-			break;
-		case 5:
-			if (f.n_paths == 32)
-				return cli_usage_error("find", "too many --path options");
-			paths[f.n_paths++] = optarg;
 			break;
 		default: return cli_usage_error("find", "unknown option");
 		}

@@ -85,9 +85,7 @@ int cmd_forget(int argc, char **argv)
 		{ "keep-within", required_argument, NULL, 7 },
 		{ "keep-tag", required_argument, NULL, 8 },
 		{ "group-by", required_argument, NULL, 9 },
-		{ "host", required_argument, NULL, 10 },
-		{ "tag", required_argument, NULL, 11 },
-		{ "path", required_argument, NULL, 12 },
+		CLI_FILTER_LONGOPTS,
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "prune", no_argument, NULL, 13 },
 		{ "metrics-file", required_argument, NULL, 14 },
@@ -103,6 +101,11 @@ int cmd_forget(int argc, char **argv)
 	int dry = 0, prune = 0, c;
 	while ((c = getopt_long(argc, argv, "n" CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
 		if (cli_global_opt(c, optarg, help))
+			continue;
+		int fopt = cli_filter_opt(&f, tags, paths, c, optarg, "forget");
+		if (fopt < 0)
+			return 1;
+		if (fopt)
 			continue;
 		int *counts[] = { NULL, &p.last, &p.hourly, &p.daily, &p.weekly, &p.monthly, &p.yearly };
 		if (c >= 1 && c <= 6) {
@@ -124,17 +127,6 @@ int cmd_forget(int argc, char **argv)
 		case 9:
 			if (parse_group_by(optarg, &group_by) < 0)
 				return cli_usage_error("forget", "--group-by takes host, paths, tags");
-			break;
-		case 10: f.host = optarg; break;
-		case 11:
-			if (f.n_tags == 32)
-				return cli_usage_error("forget", "too many --tag options");
-			tags[f.n_tags++] = optarg;
-			break;
-		case 12:
-			if (f.n_paths == 32)
-				return cli_usage_error("forget", "too many --path options");
-			paths[f.n_paths++] = optarg;
 			break;
 		case 'n': dry = 1; break;
 		case 13: prune = 1; break;

@@ -78,9 +78,7 @@ int cmd_ls(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "long", no_argument, NULL, 'l' },
 		{ "at", required_argument, NULL, 1 },
-		{ "host", required_argument, NULL, 2 },
-		{ "tag", required_argument, NULL, 3 },
-		{ "path", required_argument, NULL, 4 },
+		CLI_FILTER_LONGOPTS,
 		CLI_GLOBAL_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -92,6 +90,11 @@ int cmd_ls(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "l" CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
 		if (cli_global_opt(c, optarg, help))
 			continue;
+		int fopt = cli_filter_opt(&f, tags, paths, c, optarg, "ls");
+		if (fopt < 0)
+			return 1;
+		if (fopt)
+			continue;
 		switch (c) {
 		case 'l': ctx.long_format = 1; break;
 		case 1:
@@ -99,17 +102,6 @@ int cmd_ls(int argc, char **argv)
 				return cli_usage_error("ls", "cannot parse time '%s' (use "
 					"YYYY-MM-DD HH:MM[:SS] or ISO 8601)", optarg);
 			has_at = 1;
-			break;
-		case 2: f.host = optarg; break;
-		case 3:
-			if (f.n_tags == 32)
-				return cli_usage_error("ls", "too many --tag options");
-			tags[f.n_tags++] = optarg;
-			break;
-		case 4:
-			if (f.n_paths == 32)
-				return cli_usage_error("ls", "too many --path options");
-			paths[f.n_paths++] = optarg;
 			break;
 		default: return cli_usage_error("ls", "unknown option");
 		}

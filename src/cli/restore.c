@@ -45,9 +45,7 @@ int cmd_restore(int argc, char **argv)
 		{ "overwrite", required_argument, NULL, 3 },
 		{ "verify", no_argument, NULL, 4 },
 		{ "at", required_argument, NULL, 5 },
-		{ "host", required_argument, NULL, 6 },
-		{ "tag", required_argument, NULL, 7 },
-		{ "path", required_argument, NULL, 8 },
+		CLI_FILTER_LONGOPTS,
 		{ "threads", required_argument, NULL, 9 },
 		{ "archive", required_argument, NULL, 10 },
 		CLI_GLOBAL_LONGOPTS,
@@ -61,6 +59,11 @@ int cmd_restore(int argc, char **argv)
 	int64_t at = 0;
 	while ((c = getopt_long(argc, argv, "t:" CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
 		if (cli_global_opt(c, optarg, help))
+			continue;
+		int fopt = cli_filter_opt(&f, tags, paths, c, optarg, "restore");
+		if (fopt < 0)
+			return 1;
+		if (fopt)
 			continue;
 		switch (c) {
 		case 't': ro.target = optarg; break;
@@ -91,17 +94,6 @@ int cmd_restore(int argc, char **argv)
 				return cli_usage_error("restore", "cannot parse time '%s' (use "
 					"YYYY-MM-DD HH:MM[:SS] or ISO 8601)", optarg);
 			has_at = 1;
-			break;
-		case 6: f.host = optarg; break;
-		case 7:
-			if (f.n_tags == 32)
-				return cli_usage_error("restore", "too many --tag options");
-			tags[f.n_tags++] = optarg;
-			break;
-		case 8:
-			if (f.n_paths == 32)
-				return cli_usage_error("restore", "too many --path options");
-			paths[f.n_paths++] = optarg;
 			break;
 		case 9: {
 			char *end;

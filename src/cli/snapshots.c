@@ -106,9 +106,7 @@ void cli_snapshot_json(struct json *j, const struct snap_entry *e)
 int cmd_snapshots(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "host", required_argument, NULL, 1 },
-		{ "tag", required_argument, NULL, 2 },
-		{ "path", required_argument, NULL, 3 },
+		CLI_FILTER_LONGOPTS,
 		CLI_GLOBAL_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -118,18 +116,12 @@ int cmd_snapshots(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
 		if (cli_global_opt(c, optarg, help))
 			continue;
+		int fopt = cli_filter_opt(&f, tags, paths, c, optarg, "snapshots");
+		if (fopt < 0)
+			return 1;
+		if (fopt)
+			continue;
 		switch (c) {
-		case 1: f.host = optarg; break;
-		case 2:
-			if (f.n_tags == 32)
-				return cli_usage_error("snapshots", "too many --tag options");
-			tags[f.n_tags++] = optarg;
-			break;
-		case 3:
-			if (f.n_paths == 32)
-				return cli_usage_error("snapshots", "too many --path options");
-			paths[f.n_paths++] = optarg;
-			break;
 		default: return cli_usage_error("snapshots", "unknown option");
 		}
 	}

@@ -29,9 +29,7 @@ int cmd_stats(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "mode", required_argument, NULL, 1 },
-		{ "host", required_argument, NULL, 2 },
-		{ "tag", required_argument, NULL, 3 },
-		{ "path", required_argument, NULL, 4 },
+		CLI_FILTER_LONGOPTS,
 		CLI_GLOBAL_LONGOPTS,
 		{ NULL, 0, NULL, 0 },
 	};
@@ -41,6 +39,11 @@ int cmd_stats(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, CLI_GLOBAL_SHORTOPTS, longopts, NULL)) != -1) {
 		if (cli_global_opt(c, optarg, help))
 			continue;
+		int fopt = cli_filter_opt(&f, tags, paths, c, optarg, "stats");
+		if (fopt < 0)
+			return 1;
+		if (fopt)
+			continue;
 		switch (c) {
 		case 1:
 			if (!strcmp(optarg, "restore-size"))
@@ -49,17 +52,6 @@ int cmd_stats(int argc, char **argv)
 				want_restore = 0;
 			else
 				return cli_usage_error("stats", "--mode takes restore-size or raw-data");
-			break;
-		case 2: f.host = optarg; break;
-		case 3:
-			if (f.n_tags == 32)
-				return cli_usage_error("stats", "too many --tag options");
-			tags[f.n_tags++] = optarg;
-			break;
-		case 4:
-			if (f.n_paths == 32)
-				return cli_usage_error("stats", "too many --path options");
-			paths[f.n_paths++] = optarg;
 			break;
 		default: return cli_usage_error("stats", "unknown option");
 		}
