@@ -936,6 +936,7 @@ int mounter_run(struct repo *r, const struct mount_opts *o)
 		argv[argc++] = "-d";
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse *f = fuse_new(&args, &ops, sizeof(ops), &fs);
+	fuse_opt_free_args(&args);
 	if (!f) {
 		log_error("cannot set up the FUSE file system");
 		e = CAIRN_EIO;
