@@ -33,6 +33,19 @@ if [ -n "$missing" ]; then
 		{ echo "cannot install:$missing"; echo "0 passed, 1 failed"; exit 1; }
 fi
 
+# The S3 test servers (npm), installed once for both test runs.
+export CAIRN_TEST_NPM_DIR=${CAIRN_TEST_NPM_DIR:-$HOME/.cache/cairn-test-npm}
+need_npm=""
+for m in s3rver @20minutes/s3rver; do
+	[ -f "$CAIRN_TEST_NPM_DIR/node_modules/$m/package.json" ] || need_npm=1
+done
+if [ -n "$need_npm" ] && command -v npm >/dev/null; then
+	echo "== npm install (S3 test servers)"
+	mkdir -p "$CAIRN_TEST_NPM_DIR" && (cd "$CAIRN_TEST_NPM_DIR" &&
+		npm install --no-audit --no-fund --loglevel=error s3rver@3.7.1 @20minutes/s3rver@5.0.0 >/dev/null) ||
+		echo "npm install failed: the S3 tests will be skipped"
+fi
+
 echo "== autoreconf"
 autoreconf -fi >/dev/null 2>&1 || { autoreconf -fi; echo "0 passed, 1 failed"; exit 1; }
 
