@@ -10,6 +10,11 @@
 #   pg_dumpN.sql        per simulated hour of pgbench workload (N = BENCH_PG_HOURS)
 #   redis0.rdb          RDB snapshot of a mixed redis data set
 #   redis1.rdb          the same after ~BENCH_REDIS_CHANGE_PCT % of the keys changed
+#   tree0/              a real file tree copied from this system (BENCH_TREE_ROOTS,
+#                       sorted, until BENCH_TREE_FILES files and BENCH_TREE_MB MiB)
+#   tree1/              a `cp -a` copy of tree0 with ~1% of the files changed,
+#                       ~0.5% added and ~0.5% removed (seeded); tree-manifest.txt
+#                       lists the changes, tree0.sha256 / tree1.sha256 the contents
 #   SHA256SUMS, logs/   checksums and build logs
 #
 # Pieces already present (same parameters, recorded in OUTDIR/.stamp-*) are
@@ -26,6 +31,15 @@
 #                                   (~63% of updates hit the newest 1/RECENCY of orders)
 #   BENCH_REDIS_MB [150/8]          approx. redis value bytes loaded, in MB
 #   BENCH_REDIS_CHANGE_PCT [2]      % of redis keys changed between the two RDBs
+#   BENCH_TREE_FILES [50000/2000]   min. number of regular files in tree0
+#   BENCH_TREE_MB [1024/16]         min. size of tree0's regular files in MiB
+#   BENCH_TREE_MAX_FILE_MB [32]     larger files are left out (outliers)
+#   BENCH_TREE_ROOTS ["/usr/share /usr/lib"]  folders copied, in this order
+#   BENCH_TREE_EXCLUDE ["/usr/lib/debug /usr/share/package-lists"]
+#   BENCH_TREE_CHANGE_PCT [1]       % of tree0's files changed in tree1
+#   BENCH_TREE_ADD_PCT [0.5]        % added (copies of other system files)
+#   BENCH_TREE_DEL_PCT [0.5]        % removed
+#   BENCH_PIECES ["random pg redis tree"]  pieces to build
 #   PGBIN [newest /usr/lib/postgresql/*/bin]
 #   PYTHON [python3]
 #
@@ -33,7 +47,10 @@
 # parameters and PostgreSQL version (single pgbench client, fixed
 # --random-seed, simulated clock, autovacuum off, explicit VACUUM each hour).
 # The redis RDB files have deterministic content, but redis' key order and the
-# RDB header (ctime, used-mem) vary from run to run.
+# RDB header (ctime, used-mem) vary from run to run.  tree0/tree1 depend on the
+# files installed on this system (a fingerprint of the selection is part of
+# the stamp, so installing packages rebuilds them); on the same system they are
+# identical on every build except for ctimes and the mtimes of new files' folders.
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
@@ -56,6 +73,15 @@ PG_TOUCH_PCT=${BENCH_PG_TOUCH_PCT:-1.5}
 PG_RECENCY=${BENCH_PG_RECENCY:-20}
 REDIS_MB=${BENCH_REDIS_MB:-$(q 150 8)}
 REDIS_CHANGE_PCT=${BENCH_REDIS_CHANGE_PCT:-2}
+TREE_FILES=${BENCH_TREE_FILES:-$(q 50000 2000)}
+TREE_MB=${BENCH_TREE_MB:-$(q 1024 16)}
+TREE_MAX_FILE_MB=${BENCH_TREE_MAX_FILE_MB:-32}
+read -r -a TREE_ROOTS <<<"${BENCH_TREE_ROOTS:-/usr/share /usr/lib}"
+read -r -a TREE_EXCLUDE <<<"${BENCH_TREE_EXCLUDE:-/usr/lib/debug /usr/share/package-lists}"
+TREE_CHANGE_PCT=${BENCH_TREE_CHANGE_PCT:-1}
+TREE_ADD_PCT=${BENCH_TREE_ADD_PCT:-0.5}
+TREE_DEL_PCT=${BENCH_TREE_DEL_PCT:-0.5}
+read -r -a PIECES <<<"${BENCH_PIECES:-random pg redis tree}"
 PY=${PYTHON:-python3}
 if [[ -z ${PGBIN:-} ]]; then
     PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
@@ -72,6 +98,11 @@ need sha256sum coreutils
 [[ $RANDOM_MB =~ ^[0-9]+$ && $RANDOM_MB -ge 1 ]] || die "BENCH_RANDOM_MB must be a positive integer"
 [[ $PG_HOURS =~ ^[0-9]+$ && $PG_HOURS -le 1000 ]] || die "BENCH_PG_HOURS must be an integer 0..1000"
 [[ $INSERT_BYTES =~ ^[0-9]+$ ]] || die "BENCH_INSERT_BYTES must be an integer"
+[[ $TREE_FILES =~ ^[0-9]+$ && $TREE_MB =~ ^[0-9]+$ && $TREE_MAX_FILE_MB =~ ^[0-9]+$ ]] ||
+    die "BENCH_TREE_FILES, BENCH_TREE_MB and BENCH_TREE_MAX_FILE_MB must be integers"
+for p in "${PIECES[@]}"; do
+    case $p in random | pg | redis | tree) ;; *) die "unknown piece '$p' in BENCH_PIECES (random pg redis tree)" ;; esac
+done
 
 # ---------------------------------------------------------------- cleanup
 TMPDIRS=()
@@ -331,10 +362,72 @@ build_redis() {
     log "redis: done in $((SECONDS - t0)) s"
 }
 
-log "corpus in $OUT (quick=$QUICK seed=$SEED)"
-build_random
-build_pg
-build_redis
-cat "$OUT"/.sha-random "$OUT"/.sha-pg "$OUT"/.sha-redis >"$OUT/SHA256SUMS"
+# ---------------------------------------------------------------- file tree
+# bench/run.sh moves tree0 or tree1 to OUT/tree while it backs it up and
+# records which in OUT/.tree-live; put it back if such a run was killed.
+tree_recover() {
+    local name
+    [[ -f $OUT/.tree-live ]] || return 0
+    name=$(cat "$OUT/.tree-live")
+    if [[ ($name == tree0 || $name == tree1) && -d $OUT/tree && ! -e $OUT/$name ]]; then
+        log "tree: moving $OUT/tree back to $name (left by an interrupted bench/run.sh)"
+        mv -- "$OUT/tree" "$OUT/$name"
+    fi
+    rm -f "$OUT/.tree-live"
+}
+
+build_tree() {
+    local params t0=$SECONDS gh tmp sel fp nfiles want r
+    local -a excl=()
+    need tar "apt-get install -y tar"
+    tree_recover
+    for r in "${TREE_EXCLUDE[@]}"; do excl+=(--exclude "$r"); done
+    gh=$(libhash gen_tree.py)
+    new_tmp tree
+    tmp=$NEW_TMP
+    # the selection is cheap (one walk): its fingerprint decides whether to rebuild
+    sel=$("$PY" "$LIB/gen_tree.py" select "$tmp/list" "$tmp/pool" "$TREE_FILES" \
+        "$((TREE_MB * 1048576))" "$((TREE_MAX_FILE_MB * 1048576))" "$SEED" "$TREE_ADD_PCT" \
+        "${TREE_ROOTS[@]}" "${excl[@]}")
+    [[ $sel == *'"reached": true'* ]] ||
+        die "tree: ${TREE_ROOTS[*]} hold fewer than $TREE_FILES files / $TREE_MB MiB ($sel); set BENCH_TREE_ROOTS"
+    fp=$(sed -n 's/.*"fingerprint": "\([0-9a-f]*\)".*/\1/p' <<<"$sel")
+    params="v=$CORPUS_FORMAT/$gh seed=$SEED files=$TREE_FILES mb=$TREE_MB max=$TREE_MAX_FILE_MB roots=${TREE_ROOTS[*]} excl=${TREE_EXCLUDE[*]} change=$TREE_CHANGE_PCT add=$TREE_ADD_PCT del=$TREE_DEL_PCT sel=$fp"
+    if piece_done tree "$params" tree-manifest.txt tree0.sha256 tree1.sha256 &&
+        [[ -d $OUT/tree0 && -d $OUT/tree1 ]]; then
+        log "tree0/, tree1/: up to date, skipping"
+        return
+    fi
+    unmark tree
+    rm -rf -- "$OUT/tree0" "$OUT/tree1" "$OUT/tree0.tmp" "$OUT/tree1.tmp"
+    mkdir -p "$OUT/logs/tree" "$OUT/tree0.tmp"
+    printf '%s\n' "$sel" >"$OUT/logs/tree/select.json"
+    log "tree0: copying $sel"
+    # tar keeps modes, owners (as root), times, symbolic links and hard links
+    tar -C / --null --no-recursion -T "$tmp/list" -cf - 2>"$OUT/logs/tree/tar-c.log" |
+        tar -C "$OUT/tree0.tmp" -xpf - 2>"$OUT/logs/tree/tar-x.log" ||
+        { tail -n 20 "$OUT/logs/tree/tar-c.log" "$OUT/logs/tree/tar-x.log" >&2; die "tree0: copy failed"; }
+    touch -r "${TREE_ROOTS[0]}" -- "$OUT/tree0.tmp"
+    nfiles=$(find "$OUT/tree0.tmp" -type f | wc -l)
+    want=$(sed -n 's/.*"files": \([0-9]*\).*/\1/p' <<<"$sel")
+    [[ $nfiles -eq $want ]] || die "tree0: $nfiles files copied, $want selected"
+    log "tree1: cp -a tree0 and modify ($TREE_CHANGE_PCT% changed, $TREE_ADD_PCT% added, $TREE_DEL_PCT% removed)"
+    cp -a -- "$OUT/tree0.tmp" "$OUT/tree1.tmp"
+    "$PY" "$LIB/gen_tree.py" modify "$OUT/tree1.tmp" "$tmp/pool" "$SEED" "$TREE_CHANGE_PCT" \
+        "$TREE_DEL_PCT" "$OUT/tree-manifest.txt" | tee "$OUT/logs/tree/modify.json" >&2
+    log "tree: checksums"
+    "$PY" "$LIB/gen_tree.py" sums "$OUT/tree0.tmp" "$OUT/tree0.sha256"
+    "$PY" "$LIB/gen_tree.py" sums "$OUT/tree1.tmp" "$OUT/tree1.sha256"
+    mv -- "$OUT/tree0.tmp" "$OUT/tree0"
+    mv -- "$OUT/tree1.tmp" "$OUT/tree1"
+    mark_done tree "$params" tree-manifest.txt tree0.sha256 tree1.sha256
+    log "tree: tree0 $nfiles files, $(du -sh "$OUT/tree0" | cut -f1); tree1 $(find "$OUT/tree1" -type f | wc -l) files; done in $((SECONDS - t0)) s"
+}
+
+log "corpus in $OUT (quick=$QUICK seed=$SEED pieces=${PIECES[*]})"
+for p in "${PIECES[@]}"; do "build_$p"; done
+SUMS=()
+for p in random pg redis tree; do [[ -f $OUT/.sha-$p ]] && SUMS+=("$OUT/.sha-$p"); done
+cat "${SUMS[@]}" >"$OUT/SHA256SUMS"
 log "all done in $((SECONDS - T_ALL)) s"
 ls -l "$OUT" >&2

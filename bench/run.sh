@@ -3,22 +3,24 @@
 #
 #   bench/run.sh [CORPUSDIR]        (default: $BENCH_CORPUS or /tmp/cairn-corpus)
 #
-# Every tool reads the data from stdin, gets a fresh repository per scenario
-# and is timed with /usr/bin/time (wall seconds, peak RSS).  Inputs are read
-# once before each timed command so all tools read from the page cache.
+# Every tool reads the data from stdin (scenario tree: a folder), gets a fresh
+# repository per scenario and is timed with /usr/bin/time (wall seconds, peak
+# RSS).  Inputs are read once before each timed command so all tools read from
+# the page cache.
 # The result table (markdown) goes to stdout and to $BENCH_OUT.
 #
 # Environment:
 #   CAIRN                cairn binary [cairn on PATH, else ../src/cairn]
 #   CAIRN_INIT_ARGS      extra args for `cairn init` (e.g. chunker sizes) []
 #   BENCH_TOOLS          tools to run ["cairn restic borg"]
-#   BENCH_SCENARIOS      scenarios to run ["random pg redis"]
+#   BENCH_SCENARIOS      scenarios to run ["random pg redis tree"]
 #   BENCH_OUT            markdown output file [bench/last-run.md]
 #   BENCH_STDIN          pipe: `cat FILE | tool` | file: `tool < FILE` [pipe]
 #   BENCH_VERIFY         all | cairn | none: check restores with cmp [all]
 #   BENCH_BORG_COMPRESSION  borg --compression value [zstd,3]
 #   BENCH_RESTIC_ARGS    extra args for `restic backup` []
 #   BENCH_TMPDIR         where repositories are created [$TMPDIR or /tmp]
+#   BENCH_TREE_RESTORE_DIR  where scenario tree restores go [the work dir]
 #   BENCH_KEEP=1         keep repositories and logs after the run
 set -euo pipefail
 
@@ -30,13 +32,14 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CORPUS=${1:-${BENCH_CORPUS:-/tmp/cairn-corpus}}
 BENCH_OUT=${BENCH_OUT:-$HERE/last-run.md}
 read -r -a TOOLS <<<"${BENCH_TOOLS:-cairn restic borg}"
-read -r -a SCENARIOS <<<"${BENCH_SCENARIOS:-random pg redis}"
+read -r -a SCENARIOS <<<"${BENCH_SCENARIOS:-random pg redis tree}"
 STDIN_MODE=${BENCH_STDIN:-pipe}
 VERIFY=${BENCH_VERIFY:-all}
 BORG_COMPRESSION=${BENCH_BORG_COMPRESSION:-zstd,3}
 read -r -a CAIRN_INIT_EXTRA <<<"${CAIRN_INIT_ARGS:-}"
 read -r -a RESTIC_EXTRA <<<"${BENCH_RESTIC_ARGS:-}"
 BORG_ARCHIVE_SEQ=0
+PY=${PYTHON:-python3}
 
 export CAIRN_PASSWORD=${CAIRN_PASSWORD:-cairn-bench-password}
 export RESTIC_PASSWORD=${RESTIC_PASSWORD:-cairn-bench-password}
@@ -88,7 +91,7 @@ for t in "${TOOLS[@]}"; do
     esac
 done
 for s in "${SCENARIOS[@]}"; do
-    case $s in random | pg | redis) ;; *) die "unknown scenario '$s' (random, pg, redis)" ;; esac
+    case $s in random | pg | redis | tree) ;; *) die "unknown scenario '$s' (random, pg, redis, tree)" ;; esac
 done
 
 need_file() { [[ -f $CORPUS/$1 ]] || die "missing $CORPUS/$1; run bench/make-corpus.sh $CORPUS"; }
@@ -97,6 +100,12 @@ for s in "${SCENARIOS[@]}"; do
     case $s in
     random) need_file random.bin; need_file random-ins.bin ;;
     redis) need_file redis0.rdb; need_file redis1.rdb ;;
+    tree)
+        need_file tree-manifest.txt
+        [[ -d $CORPUS/tree0 && -d $CORPUS/tree1 ]] ||
+            die "missing $CORPUS/tree0 or tree1; run bench/make-corpus.sh $CORPUS"
+        command -v "$PY" >/dev/null || die "missing $PY (apt-get install -y python3)"
+        ;;
     pg)
         need_file pg_dump0.sql
         for ((i = 0; i < 10000; i++)); do
@@ -116,9 +125,10 @@ cleanup() {
     local rc=$?
     if [[ -n $CHILD ]]; then kill "$CHILD" 2>/dev/null || true; wait "$CHILD" 2>/dev/null || true; fi
     if [[ ${BENCH_KEEP:-0} == 1 ]]; then
-        log "kept work dir $WORK"
+        log "kept work dir $WORK${TREE_RESTORE_BASE:+ and $TREE_RESTORE_BASE}"
     else
         rm -rf -- "$WORK"
+        if [[ -n ${TREE_RESTORE_BASE:-} ]]; then rm -rf -- "$TREE_RESTORE_BASE"; fi
     fi
     exit "$rc"
 }
@@ -144,10 +154,11 @@ set_env() { # DIR
 # run_timed LOG INPUT OUTPUT CMD...   INPUT "" = no stdin; sets T_WALL T_RSS
 T_WALL=0
 T_RSS=0
+T_CPU=0 # user + system seconds
 run_timed() {
     local lg=$1 in=$2 out=$3 rc=0
     shift 3
-    local -a TIME=(/usr/bin/time -f '%e %M' -o "$lg.time")
+    local -a TIME=(/usr/bin/time -f '%e %M %U %S' -o "$lg.time")
     if [[ -z $in ]]; then
         "${TIME[@]}" "${ENVP[@]}" "$@" </dev/null >"$out" 2>"$lg.err" || rc=$?
     elif [[ $STDIN_MODE == pipe ]]; then
@@ -161,7 +172,9 @@ run_timed() {
         [[ $out == "$lg.out" ]] && tail -n 5 "$out" >&2
         return 1
     fi
-    read -r T_WALL T_RSS < <(tail -n 1 "$lg.time")
+    local u sy
+    read -r T_WALL T_RSS u sy < <(tail -n 1 "$lg.time")
+    T_CPU=$(calc "$u + $sy")
 }
 
 run_quiet() { # LOG CMD...   (untimed helper commands)
@@ -285,6 +298,126 @@ scenario_pg() { # TOOL DIR
     put pg_repo "$tool" "$(repo_size "$repo")"
 }
 
+# ------------------------------------------------------------ file tree
+# Every tool backs up the same path, TREE_LIVE: a fresh `cp -a` of tree0
+# (backed up twice), then edited in place into tree1 by `gen_tree.py apply`
+# (unchanged files keep inode, ctime and mtime, as between two hourly backups
+# of a live tree), backed up a third time; then the latest snapshot is
+# restored into an empty folder and compared with tree1.  Nothing big is
+# deleted before the exit trap: ext4 scans past recently deleted inodes
+# (recently_deleted() in the kernel) when it creates files, so a restore right
+# after an `rm -rf` of a 60,000-file tree costs every tool seconds of system
+# time more (measured: +10 s for restic); used trees are renamed aside instead.
+warm_tree() { find "$@" -type f -print0 | xargs -0 -r cat -- >/dev/null; }
+tree_bytes() { find "$1" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%d", s }'; }
+TREE_LIVE=""
+TREE_RESTORE_BASE=""
+if [[ " ${SCENARIOS[*]} " == *" tree "* ]]; then
+    TREE_LIVE=$(cd "$WORK" && pwd)/tree-src/tree
+    if [[ -n ${BENCH_TREE_RESTORE_DIR:-} ]]; then
+        TREE_RESTORE_BASE=$(mktemp -d "$BENCH_TREE_RESTORE_DIR/cairn-bench-restore.XXXXXX")
+        TREE_RESTORE_BASE=$(cd "$TREE_RESTORE_BASE" && pwd)
+    fi
+    TREE0_FILES=$(find "$CORPUS/tree0" -type f | wc -l)
+    TREE0_BYTES=$(tree_bytes "$CORPUS/tree0")
+    TREE1_BYTES=$(tree_bytes "$CORPUS/tree1")
+    TREE1_ENTRIES=$(find "$CORPUS/tree1" | wc -l)
+fi
+tree_meta() { # DIR: one line per entry: path, type, mode, owner, size (not for folders), mtime
+    (cd "$1" && find . \( -type d -printf '%p %y %m %U %G - %T@\n' \) -o -printf '%p %y %m %U %G %s %T@\n') |
+        LC_ALL=C sort
+}
+t_tree_backup_cmd() { # TOOL REPO DIR
+    case $1 in
+    cairn) CMD=("$CAIRN_BIN" backup -r "$2" --host bench "$3") ;;
+    restic) CMD=(restic -r "$2" backup --host bench "${RESTIC_EXTRA[@]}" "$3") ;;
+    borg)
+        BORG_ARCHIVE_SEQ=$((BORG_ARCHIVE_SEQ + 1))
+        BORG_LAST="tree-$BORG_ARCHIVE_SEQ"
+        CMD=(borg create --compression "$BORG_COMPRESSION" "$2::$BORG_LAST" "$3")
+        ;;
+    esac
+}
+t_tree_restore_cmd() { # TOOL REPO TARGET   (all three restore at the full path below TARGET)
+    case $1 in
+    cairn) CMD=("$CAIRN_BIN" restore -r "$2" latest --target "$3") ;;
+    restic) CMD=(restic -r "$2" restore latest --target "$3") ;;
+    borg) CMD=(env -C "$3" borg extract "$2::$BORG_LAST") ;;
+    esac
+}
+backup_tree() { # TOOL REPO LOG  -> T_WALL T_RSS ADDED
+    local before after
+    before=$(repo_size "$2")
+    warm_tree "$TREE_LIVE"
+    t_tree_backup_cmd "$1" "$2" "$TREE_LIVE"
+    run_timed "$3" "" "$3.out" "${CMD[@]}"
+    after=$(repo_size "$2")
+    ADDED=$((after - before))
+    log "  $1: backup $TREE_LIVE: ${T_WALL}s, rss ${T_RSS}KiB, repo +$ADDED B"
+}
+
+scenario_tree() { # TOOL DIR
+    local tool=$1 d repo rt got ok n
+    d=$(cd "$2" && pwd)
+    repo=$d/repo
+    rt=${TREE_RESTORE_BASE:-$d}/restore-$tool
+    set_env "$d"
+    t_init "$tool" "$repo" "$d/init"
+    if [[ -e $TREE_LIVE ]]; then mv -- "$TREE_LIVE" "$d/tree-left-over.$$.$RANDOM"; fi
+    mkdir -p "$(dirname "$TREE_LIVE")"
+    cp -a -- "$CORPUS/tree0" "$TREE_LIVE"
+    sync
+    backup_tree "$tool" "$repo" "$d/b1"
+    put tree1_mbps "$tool" "$(mbps "$TREE0_BYTES" "$T_WALL")"
+    put tree1_s "$tool" "$T_WALL"
+    put tree1_rss "$tool" "$T_RSS"
+    put tree1_cpu "$tool" "$T_CPU"
+    put tree1_stored "$tool" "$ADDED" "($(pct "$ADDED" "$TREE0_BYTES" %.1f)% of input)"
+    backup_tree "$tool" "$repo" "$d/b2"
+    put tree2_s "$tool" "$T_WALL"
+    put tree2_added "$tool" "$ADDED"
+    put tree2_rss "$tool" "$T_RSS"
+    put tree2_cpu "$tool" "$T_CPU"
+    run_quiet "$d/apply" "$PY" "$HERE/lib/gen_tree.py" apply "$CORPUS/tree-manifest.txt" "$CORPUS/tree1" "$TREE_LIVE"
+    sync
+    backup_tree "$tool" "$repo" "$d/b3"
+    put tree3_s "$tool" "$T_WALL"
+    put tree3_added "$tool" "$ADDED"
+    put tree3_rss "$tool" "$T_RSS"
+    put tree3_cpu "$tool" "$T_CPU"
+    mv -- "$TREE_LIVE" "$d/tree-backed-up"
+    put tree_repo "$tool" "$(repo_size "$repo")"
+    put tree_cache "$tool" "$(du -sb "$d/cache" "$d/borgbase" | awk '{ s += $1 } END { print s }')"
+
+    if [[ -e $rt ]]; then mv -- "$rt" "$rt.old.$$.$RANDOM"; fi
+    mkdir -p "$rt"
+    warm_tree "$repo" "$d/cache" "$d/borgbase"
+    t_tree_restore_cmd "$tool" "$repo" "$rt"
+    run_timed "$d/r1" "" "$d/r1.out" "${CMD[@]}"
+    put treerest_s "$tool" "$T_WALL"
+    put treerest_mbps "$tool" "$(mbps "$TREE1_BYTES" "$T_WALL")"
+    put treerest_rss "$tool" "$T_RSS"
+    put treerest_cpu "$tool" "$T_CPU"
+    log "  $tool: restore of tree1: ${T_WALL}s, rss ${T_RSS}KiB"
+    if [[ $VERIFY == all || ($VERIFY == cairn && $tool == cairn) ]]; then
+        got=$rt$TREE_LIVE
+        ok=ok
+        if ! diff -r --no-dereference -- "$CORPUS/tree1" "$got" >"$d/r1.diff" 2>&1; then
+            ok="FAIL ($(grep -c . "$d/r1.diff") lines of diff -r)"
+            echo "$tool:restore-of-tree1-differs" >>"$WORK/verify-failures"
+        fi
+        put treerest_verify "$tool" "$ok"
+        log "  $tool: restore of tree1 verified (diff -r): $ok"
+        ok=ok
+        if ! diff <(tree_meta "$CORPUS/tree1") <(tree_meta "$got") >"$d/r1.meta.diff" 2>&1; then
+            n=$(grep -c '^<' "$d/r1.meta.diff" || true)
+            ok="$n of $TREE1_ENTRIES differ, e.g. $(grep -m1 '^<' "$d/r1.meta.diff" | cut -c3- | cut -d' ' -f1,2)"
+        fi
+        put treerest_meta "$tool" "$ok"
+        log "  $tool: restored metadata (type, mode, owner, size, mtime): $ok"
+    fi
+}
+
 scenario_redis() { # TOOL DIR
     local tool=$1 d=$2 repo=$2/repo r0=$CORPUS/redis0.rdb r1=$CORPUS/redis1.rdb rss
     set_env "$d"
@@ -346,12 +479,38 @@ for s in "${SCENARIOS[@]}"; do
         row redis1_added "redis1.rdb after redis0.rdb: bytes added" bytes lower
         row redis_rss "redis: peak RSS" rss lower
         ;;
+    tree)
+        t0="$TREE0_FILES files, $(awk -v b="$TREE0_BYTES" 'BEGIN { printf "%.2f GiB", b / 1073741824 }')"
+        t1="$(grep -c '^append \|^rewrite ' "$CORPUS/tree-manifest.txt") changed, $(grep -c '^add ' "$CORPUS/tree-manifest.txt") added, $(grep -c '^remove ' "$CORPUS/tree-manifest.txt") removed in place"
+        row tree1_mbps "tree0 ($t0): first backup throughput" mbps higher
+        row tree1_s "tree0: first backup wall time" s lower
+        row tree1_cpu "tree0: first backup CPU time (user + system)" s lower
+        row tree1_rss "tree0: first backup peak RSS" rss lower
+        row tree1_stored "tree0: repository size after first backup" bytes lower
+        row tree2_s "tree0: unchanged second backup wall time" s lower
+        row tree2_cpu "tree0: unchanged second backup CPU time (user + system)" s lower
+        row tree2_added "tree0: bytes added by unchanged second backup" bytes lower
+        row tree2_rss "tree0: unchanged second backup peak RSS" rss lower
+        row tree3_s "tree1 ($t1): backup wall time" s lower
+        row tree3_cpu "tree1: backup CPU time (user + system)" s lower
+        row tree3_added "tree1: bytes added" bytes lower
+        row tree3_rss "tree1: backup peak RSS" rss lower
+        row tree_repo "tree: final repository size (3 backups)" bytes lower
+        row tree_cache "tree: client-side cache size" bytes lower
+        row treerest_s "restore tree1 (latest, full, into an empty folder): wall time" s lower
+        row treerest_mbps "restore tree1: throughput ($(awk -v b="$TREE1_BYTES" 'BEGIN { printf "%.0f", b / 1e6 }') MB of file data)" mbps higher
+        row treerest_cpu "restore tree1: CPU time (user + system)" s lower
+        row treerest_rss "restore tree1: peak RSS" rss lower
+        row treerest_verify "restore tree1: contents equal (diff -r --no-dereference)" text -
+        row treerest_meta "restore tree1: type, mode, owner, size, mtime of all entries equal" text -
+        ;;
     esac
 done
 
 # ------------------------------------------------------------ run
 FAILED=()
 T_START=$SECONDS
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "work dir $WORK, corpus $CORPUS, tools: ${TOOLS[*]}, scenarios: ${SCENARIOS[*]}, stdin: $STDIN_MODE"
 for s in "${SCENARIOS[@]}"; do
     for t in "${TOOLS[@]}"; do
@@ -428,6 +587,7 @@ report() {
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), cairn tree: $git_rev"
     echo "- machine: $(nproc) CPUs ($cpu_model), RAM $mem_total, kernel $(uname -r), repos on $fs_type"
+    echo "- load average (1/5/15 min) at start: $LOAD_START, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
     for t in "${TOOLS[@]}"; do
         case $t in
         cairn) echo "- cairn: $(tool_version cairn) ($CAIRN_BIN), init args: '${CAIRN_INIT_EXTRA[*]:-}' (defaults otherwise)" ;;
@@ -436,6 +596,9 @@ report() {
         esac
     done
     echo "- input via stdin ($STDIN_MODE), page cache warm, every tool/scenario with a fresh repository; sizes are \`du -sb\` of the repository directory"
+    if [[ -n $TREE_LIVE ]]; then
+        echo "- tree: every tool backs up the same path \`$TREE_LIVE\` (\`--host bench\`): a fresh \`cp -a\` of tree0, backed up twice, then edited in place into tree1 (unchanged files keep inode, ctime and mtime) and backed up again; the restore goes into an empty folder on $(df -T "${TREE_RESTORE_BASE:-$WORK}" | awk 'NR == 2 { print $2 }'), repository and cache read once before"
+    fi
     echo "- corpus: $CORPUS ($(du -sh "$CORPUS" | cut -f1)); total benchmark time ${T_TOTAL} s"
     echo
     local hdr="| metric | better |" sep="|---|---|" t k cell

@@ -20,7 +20,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 pkgs="autoconf automake libtool pkg-config make gcc clang libclang-rt-14-dev
 libzstd-dev libsodium-dev libsqlite3-dev libcurl4-openssl-dev libarchive-dev libssl-dev
 libexpat1-dev libfuse3-dev fuse3 openssl python3 ca-certificates mandoc
-postgresql redis-server redis-tools libarchive-tools attr nodejs npm"
+postgresql redis-server redis-tools libarchive-tools attr nodejs npm prometheus systemd"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
