@@ -714,7 +714,8 @@ static int restore_node(struct rstate *s, const struct node *n, const char *dpat
 		if (inc) {
 			if (overwrite_check(s, path, n))
 				goto out;
-			if (!included && (e = mkdirs(dpath)) < 0)	/* folders above it */
+			/* folders above an entry picked by --include were not restored */
+			if (s->o->n_includes && !included && (e = mkdirs(dpath)) < 0)
 				goto out;
 			if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 				log_error("cannot create the folder %s: %s", path, strerror(errno));
@@ -740,9 +741,9 @@ static int restore_node(struct rstate *s, const struct node *n, const char *dpat
 	}
 	if (!inc)
 		goto out;
-	/* a folder above an included entry may not exist yet */
+	/* a folder above an entry picked by --include may not exist yet */
 	char *slash = strrchr(path, '/');
-	if (slash && slash != path) {
+	if (s->o->n_includes && !included && slash && slash != path) {
 		*slash = 0;
 		e = mkdirs(path);
 		*slash = '/';
