@@ -104,6 +104,15 @@ int repo_blob_load(struct repo *r, struct decompressor *d, unsigned type, const 
 int repo_blob_decode(struct repo *r, struct decompressor *d, unsigned type, const uint8_t id[32],
 		     const uint8_t *sealed, size_t len, uint32_t raw_length, struct buf *out);
 
+/* Like repo_blob_decode, but writes the raw_length plaintext bytes to dst
+ * (the caller's memory, e.g. its place in a file's buffer) and keeps the
+ * decrypted payload in scratch, which the caller reuses between calls, so
+ * that a blob costs no allocation. Returns 0, CAIRN_ECORRUPT (not logged:
+ * the caller names the blob and where it was), CAIRN_ENOMEM. */
+int repo_blob_decode_to(struct repo *r, struct decompressor *d, unsigned type,
+			const uint8_t id[32], const uint8_t *sealed, size_t len,
+			uint32_t raw_length, void *dst, struct buf *scratch);
+
 /* Reads and decodes a pack's header (a tail read; one more if the header
  * is larger). Entries are malloc'ed. */
 int repo_pack_header(struct repo *r, const uint8_t pack_id[32], uint64_t pack_size,

@@ -1,9 +1,10 @@
 /*
  * restorer.c - reading files back (see restorer.h).
  *
- * The chunk list is walked in order (idlist reader) on the calling thread,
- * which groups refs into batches of about 4 MiB; workers load and verify
- * the blobs of a batch; the calling thread writes batches in order.
+ * restorer_dump: the chunk list is walked in order (idlist reader) on the
+ * calling thread, which groups refs into batches of about 4 MiB; workers
+ * load and verify the blobs of a batch; the calling thread writes batches
+ * in order. restorer_restore: see "restoring trees" below.
  */
 #include "cairn/common.h"
 #include "cairn/restorer.h"
@@ -39,12 +40,11 @@ struct rworker {
 	struct buf blob;
 };
 
-int restorer_load_tree(struct repo *r, const uint8_t id[32], struct tree *ret)
+/* Loads a tree blob with the caller's decompressor (one per thread). */
+static int load_tree_with(struct repo *r, struct decompressor *d, const uint8_t id[32],
+			  struct tree *ret)
 {
-	struct decompressor *d = decompressor_new();
 	struct buf b = BUF_INIT;
-	if (!d)
-		return CAIRN_ENOMEM;
 	int e = repo_blob_load(r, d, BLOB_TREE, id, &b);
 	if (e == 0) {
 		tree_init(ret);
@@ -56,6 +56,15 @@ int restorer_load_tree(struct repo *r, const uint8_t id[32], struct tree *ret)
 		}
 	}
 	buf_free(&b);
+	return e;
+}
+
+int restorer_load_tree(struct repo *r, const uint8_t id[32], struct tree *ret)
+{
+	struct decompressor *d = decompressor_new();
+	if (!d)
+		return CAIRN_ENOMEM;
+	int e = load_tree_with(r, d, id, ret);
 	decompressor_free(d);
 	return e;
 }
@@ -268,37 +277,86 @@ out:
 	return e;
 }
 
-/* ---- restoring trees ---------------------------------------------------- */
+/* ---- restoring trees ----------------------------------------------------
+ *
+ * The calling thread walks the trees; it creates folders, symbolic links
+ * and special files itself and packs regular files into jobs of up to
+ * RJOB_BYTES of content, many small files per job, so that a hand-off to
+ * a worker costs little per file. A worker looks the blobs of a job up,
+ * reads them pack by pack in offset order (one read per run of nearby
+ * blobs), decodes each straight into its place in the worker's buffer,
+ * then creates and writes the job's files and sets their metadata through
+ * the open descriptor. A file too big for one job is created by the
+ * walker and written in parts by several jobs. Jobs are collected in
+ * order, so what must come after content (a big file's metadata, hard
+ * links, a folder's metadata) runs on the calling thread when its job
+ * comes back. Nothing is fsync'ed (see cairn-restore(1)).
+ */
 
-#define RJOB_REFS 512
+#define RJOB_REFS 2048
 #define RJOB_BYTES (4u << 20)
+#define RJOB_ITEMS 256
 #define RJOB_RING 8
+#define RREAD_GAP (32u << 10)	/* one read spans gaps up to this between blobs of a pack */
+#define RREAD_MAX (8u << 20)	/* longest read of several blobs */
 
-enum { RJOB_DATA, RJOB_FILE_END, RJOB_DIR_END };
+enum { RI_FILE, RI_PART, RI_BIG_END, RI_LINK, RI_DIR_END };
 
+/* What apply_meta needs of a node. */
+struct rmeta {
+	enum node_type type;
+	uint32_t mode, uid, gid;
+	int64_t atime_ns, mtime_ns;
+	uint64_t size;
+	struct xattr *xattrs;	/* owned when the rmeta is a copy */
+	size_t n_xattrs;
+};
+
+/* A file written by several jobs: the walker opens it. */
 struct rfile {
 	int fd;
 	char *path;
-	struct node meta;	/* metadata to apply when the content is written */
-	int failed;
+	struct rmeta meta;
+	int failed;	/* set by workers, atomically */
+};
+
+struct ritem {
+	int kind;
+	int failed;		/* FILE: set by the worker */
+	char *path;		/* FILE, LINK (the new name), DIR_END */
+	char *link_to;		/* LINK: where the inode was restored first */
+	struct rfile *f;	/* PART, BIG_END */
+	size_t ref0, nref;	/* FILE, PART: refs[ref0 .. ref0 + nref) */
+	uint64_t offset;	/* PART: file offset of refs[ref0] */
+	struct rmeta meta;	/* FILE, LINK, DIR_END */
 };
 
 struct rjob {
-	int kind;
-	struct rfile *f;	/* DATA, FILE_END */
-	char *dir_path;		/* DIR_END */
-	struct node dir_meta;	/* DIR_END */
-	uint64_t offset;	/* DATA: file offset of refs[0] */
+	struct ritem items[RJOB_ITEMS];
+	size_t n_items;
 	struct content_ref refs[RJOB_REFS];
-	size_t n;
-	uint64_t bytes;
+	size_t n_refs;
+	uint64_t bytes;		/* content bytes of the refs, holes left out */
+	uint64_t files, file_bytes, errors;	/* outcome, counted by the worker */
+};
+
+/* One blob a job needs: where it is stored and where it goes. */
+struct rread {
+	struct index_loc loc;
+	size_t ref;	/* index in the job's refs */
+	size_t dst;	/* offset in the worker's buffer */
 };
 
 struct rworker2 {
 	struct repo *r;
 	struct decompressor *d;
-	struct buf blob, check;
-	int verify;
+	struct buf blob;	/* LIST blobs (walker) */
+	struct buf out;		/* a job's content, its refs in order, holes left out */
+	struct buf range, scratch, check;
+	size_t slot[RJOB_REFS];	/* offset of each ref in out; SIZE_MAX for a hole */
+	struct rread reads[RJOB_REFS];
+	int verify, is_root;
+	mode_t umask;
 };
 
 struct hl_entry {
@@ -314,68 +372,16 @@ struct rstate {
 	struct rjob *jobs;
 	struct rjob *free_jobs[RJOB_RING];
 	size_t n_free;
-	struct rworker2 *workers;
+	struct rjob *cur;	/* the job being filled */
+	struct rworker2 *workers;	/* nw workers, then the walker's context */
 	size_t nw;
 	int fatal;
 	int is_root;
+	mode_t umask;
+	struct content_ref *tmp;	/* a small file's refs read from its LIST blobs */
 	struct hl_entry *hl;	/* hard links seen: open addressing */
 	size_t hl_cap, hl_n;
 };
-
-/* Worker: loads the blobs of a DATA job and writes them at their offsets. */
-static int rjob_work(void *ctx, void *item)
-{
-	struct rworker2 *w = ctx;
-	struct rjob *j = item;
-	static const uint8_t zero[32];
-	if (j->kind != RJOB_DATA || j->f->failed)
-		return 0;
-	uint64_t off = j->offset;
-	for (size_t i = 0; i < j->n; i++) {
-		const struct content_ref *c = &j->refs[i];
-		if (memcmp(c->id, zero, 32) == 0) {	/* hole: the file was truncated to size */
-			off += c->size;
-			continue;
-		}
-		int e = repo_blob_load(w->r, w->d, BLOB_DATA, c->id, &w->blob);
-		if (e < 0)
-			return e;
-		if (w->blob.len != c->size) {
-			log_error("%s: a chunk has %zu bytes where the chunk list says %llu",
-				  j->f->path, w->blob.len, (unsigned long long)c->size);
-			return CAIRN_ECORRUPT;
-		}
-		size_t done = 0;
-		while (done < w->blob.len) {
-			ssize_t n = pwrite(j->f->fd, w->blob.data + done, w->blob.len - done,
-					   (off_t)(off + done));
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				log_error("cannot write %s: %s", j->f->path, strerror(errno));
-				return cairn_from_errno(errno);
-			}
-			done += (size_t)n;
-		}
-		if (w->verify) {
-			buf_reset(&w->check);
-			if (buf_reserve(&w->check, w->blob.len) < 0)
-				return CAIRN_ENOMEM;
-			ssize_t n = pread(j->f->fd, w->check.data, w->blob.len, (off_t)off);
-			uint8_t id[32];
-			if (n == (ssize_t)w->blob.len)
-				repo_blob_id(w->r, w->check.data, w->blob.len, id);
-			if (n != (ssize_t)w->blob.len || memcmp(id, c->id, 32) != 0) {
-				log_error("verification failed: %s differs from the snapshot at "
-					  "offset %llu",
-					  j->f->path, (unsigned long long)off);
-				return CAIRN_ECORRUPT;
-			}
-		}
-		off += c->size;
-	}
-	return 0;
-}
 
 int restorer_path_match(const char *const *pats, size_t n, const char *path)
 {
@@ -408,17 +414,76 @@ int restorer_may_match_below(const char *const *pats, size_t n, const char *spat
 	return 0;
 }
 
-/* Applies ownership (as root), mode, xattrs and times. */
-static void apply_meta(struct rstate *s, const char *path, const struct node *n)
+static const uint8_t zero_id[32];
+
+static void rmeta_view(struct rmeta *m, const struct node *n)
 {
-	if (s->is_root && lchown(path, n->uid, n->gid) < 0)
+	m->type = n->type;
+	m->mode = n->mode;
+	m->uid = n->uid;
+	m->gid = n->gid;
+	m->atime_ns = n->atime_ns;
+	m->mtime_ns = n->mtime_ns;
+	m->size = n->size;
+	m->xattrs = n->xattrs;
+	m->n_xattrs = n->n_xattrs;
+}
+
+static void rmeta_clear(struct rmeta *m)
+{
+	for (size_t i = 0; i < m->n_xattrs; i++) {
+		free(m->xattrs[i].name);
+		free(m->xattrs[i].value);
+	}
+	free(m->xattrs);
+	m->xattrs = NULL;
+	m->n_xattrs = 0;
+}
+
+/* rmeta_view with the xattrs copied (the node goes away before the job). */
+static int rmeta_copy(struct rmeta *m, const struct node *n)
+{
+	rmeta_view(m, n);
+	m->xattrs = NULL;
+	m->n_xattrs = 0;
+	if (!n->n_xattrs)
+		return 0;
+	if (!(m->xattrs = calloc(n->n_xattrs, sizeof(*m->xattrs))))
+		return CAIRN_ENOMEM;
+	for (size_t i = 0; i < n->n_xattrs; i++) {
+		struct xattr *x = &m->xattrs[i];
+		m->n_xattrs++;
+		x->len = n->xattrs[i].len;
+		x->name = strdup(n->xattrs[i].name);
+		x->value = malloc(x->len ? x->len : 1);
+		if (!x->name || !x->value) {
+			rmeta_clear(m);
+			return CAIRN_ENOMEM;
+		}
+		memcpy(x->value, n->xattrs[i].value, x->len);
+	}
+	return 0;
+}
+
+/* Applies ownership (as root), mode, xattrs and times, through fd when it
+ * is open (path then only names the file in messages). created is the mode
+ * the file got at creation (umask applied), (mode_t)-1 when unknown: chmod
+ * is skipped when it already is the wanted one. */
+static void apply_meta(int is_root, const char *path, int fd, mode_t created,
+		       const struct rmeta *n)
+{
+	if (is_root && (fd >= 0 ? fchown(fd, n->uid, n->gid) : lchown(path, n->uid, n->gid)) < 0)
 		log_warn("cannot set the owner of %s: %s", path, strerror(errno));
-	if (n->type != NODE_SYMLINK && chmod(path, n->mode) < 0)
+	if (n->type != NODE_SYMLINK && (n->mode & 07777) != created &&
+	    (fd >= 0 ? fchmod(fd, n->mode) : chmod(path, n->mode)) < 0)
 		log_warn("cannot set the mode of %s: %s", path, strerror(errno));
-	for (size_t i = 0; i < n->n_xattrs; i++)
-		if (lsetxattr(path, n->xattrs[i].name, n->xattrs[i].value, n->xattrs[i].len, 0) < 0)
-			log_warn("cannot set extended attribute %s of %s: %s", n->xattrs[i].name,
-				 path, strerror(errno));
+	for (size_t i = 0; i < n->n_xattrs; i++) {
+		const struct xattr *x = &n->xattrs[i];
+		if ((fd >= 0 ? fsetxattr(fd, x->name, x->value, x->len, 0)
+			     : lsetxattr(path, x->name, x->value, x->len, 0)) < 0)
+			log_warn("cannot set extended attribute %s of %s: %s", x->name, path,
+				 strerror(errno));
+	}
 	struct timespec ts[2];
 	int64_t at = n->atime_ns ? n->atime_ns : n->mtime_ns;
 	ts[0].tv_sec = at / 1000000000;
@@ -427,78 +492,265 @@ static void apply_meta(struct rstate *s, const char *path, const struct node *n)
 	ts[1].tv_nsec = n->mtime_ns % 1000000000;
 	if (ts[0].tv_nsec < 0 || ts[1].tv_nsec < 0)
 		return;
-	if (utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) < 0)
+	if ((fd >= 0 ? futimens(fd, ts) : utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW)) < 0)
 		log_warn("cannot set the times of %s: %s", path, strerror(errno));
 }
 
-static void rjob_release(struct rstate *s, struct rjob *j)
+/* errno to code; a file too big for the file system is like a full one. */
+static int rerrno(int en)
 {
-	if (j->kind == RJOB_DIR_END) {
-		free(j->dir_path);
-		node_clear(&j->dir_meta);
-	}
-	j->dir_path = NULL;
-	j->f = NULL;
-	s->free_jobs[s->n_free++] = j;
+	return en == EFBIG ? CAIRN_ENOSPC : cairn_from_errno(en);
 }
 
-/* Takes the oldest job back and finishes files and folders in order. */
-static void rcollect(struct rstate *s)
+/* Errors that stop the restore: damaged data or a missing blob (as
+ * restorer.h promises), or what would make every next file fail too. */
+static int rfatal(int e)
 {
-	void *item;
-	int err;
-	if (!opool_collect(s->pool, &item, &err))
-		return;
+	return e == CAIRN_ECORRUPT || e == CAIRN_ENOTFOUND || e == CAIRN_ENOSPC ||
+	       e == CAIRN_ENOMEM;
+}
+
+/* pwrite of all n bytes; 0 or a code (logged). */
+static int pwrite_all(int fd, const char *path, const uint8_t *p, size_t n, uint64_t off)
+{
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			int en = errno;
+			log_error("cannot write %s: %s", path, strerror(en));
+			return rerrno(en);
+		}
+		p += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+static int rread_cmp(const void *a, const void *b)
+{
+	const struct rread *x = a, *y = b;
+	int c = memcmp(x->loc.pack_id, y->loc.pack_id, 32);
+	if (c)
+		return c;
+	return x->loc.offset < y->loc.offset ? -1 : x->loc.offset > y->loc.offset;
+}
+
+/* Loads every blob of a job into w->out: look-ups, then reads sorted by
+ * pack and offset, one read over each run of nearby blobs. */
+static int rjob_load(struct rworker2 *w, struct rjob *j)
+{
+	struct index *ix = repo_index(w->r);
+	struct backend *be = repo_backend(w->r);
+	size_t nr = 0, pos = 0;
+	char hex[65], name[96];
+	for (size_t i = 0; i < j->n_refs; i++) {
+		const struct content_ref *c = &j->refs[i];
+		if (memcmp(c->id, zero_id, 32) == 0) {
+			w->slot[i] = SIZE_MAX;
+			continue;
+		}
+		struct rread *rr = &w->reads[nr++];
+		int e = index_lookup(ix, BLOB_DATA, c->id, &rr->loc);
+		if (e < 0) {
+			hex_encode(c->id, 32, hex);
+			if (e == CAIRN_ENOTFOUND)
+				log_error("data blob %s is not in the index; run 'cairn repair index' "
+					  "or 'cairn check'",
+					  hex);
+			return e;
+		}
+		if (rr->loc.raw_length != c->size) {
+			hex_encode(c->id, 32, hex);
+			log_error("data blob %s has %lu bytes where the file's chunk list says %llu",
+				  hex, (unsigned long)rr->loc.raw_length,
+				  (unsigned long long)c->size);
+			return CAIRN_ECORRUPT;
+		}
+		rr->ref = i;
+		rr->dst = pos;
+		w->slot[i] = pos;
+		pos += c->size;
+	}
+	buf_reset(&w->out);
+	if (buf_reserve(&w->out, pos ? pos : 1) < 0)
+		return CAIRN_ENOMEM;
+	w->out.len = pos;
+	qsort(w->reads, nr, sizeof(w->reads[0]), rread_cmp);
+	for (size_t i = 0; i < nr;) {
+		uint64_t start = w->reads[i].loc.offset, end = start + w->reads[i].loc.length;
+		size_t k = i + 1;
+		while (k < nr && !memcmp(w->reads[k].loc.pack_id, w->reads[i].loc.pack_id, 32)) {
+			const struct index_loc *l = &w->reads[k].loc;
+			uint64_t e2 = CAIRN_MAX(end, l->offset + l->length);
+			if (l->offset > end + RREAD_GAP || e2 - start > RREAD_MAX)
+				break;
+			end = e2;
+			k++;
+		}
+		pack_name(w->reads[i].loc.pack_id, name, sizeof(name));
+		buf_reset(&w->range);
+		int e = backend_get(be, name, start, (size_t)(end - start), &w->range);
+		if (e == CAIRN_ENOTFOUND)
+			log_error("pack %s holding data blobs is missing", name);
+		if (e < 0)
+			return e;
+		if (w->range.len != end - start)
+			return CAIRN_EIO;
+		for (; i < k; i++) {
+			const struct rread *rr = &w->reads[i];
+			const struct content_ref *c = &j->refs[rr->ref];
+			e = repo_blob_decode_to(w->r, w->d, BLOB_DATA, c->id,
+						w->range.data + (rr->loc.offset - start),
+						rr->loc.length, rr->loc.raw_length,
+						w->out.data + rr->dst, &w->scratch);
+			if (e == CAIRN_ECORRUPT) {
+				hex_encode(c->id, 32, hex);
+				log_error("data blob %s in pack %s is damaged (it does not decrypt or "
+					  "its content does not match its id); run 'cairn check "
+					  "--read-data'",
+					  hex, name);
+			}
+			if (e < 0)
+				return e;
+		}
+	}
+	return 0;
+}
+
+/* Writes refs[ref0 .. ref0 + nref) of a job at file offset off, in runs
+ * of contiguous data; holes are skipped (the file is sized for them).
+ * Returns 0 or a code (logged). */
+static int rwrite_refs(struct rworker2 *w, const struct rjob *j, size_t ref0, size_t nref,
+		       uint64_t off, int fd, const char *path)
+{
+	size_t i = ref0, end = ref0 + nref;
+	while (i < end) {
+		if (w->slot[i] == SIZE_MAX) {
+			off += j->refs[i++].size;
+			continue;
+		}
+		size_t k = i;
+		uint64_t n = 0;
+		while (k < end && w->slot[k] != SIZE_MAX)
+			n += j->refs[k++].size;
+		int e = pwrite_all(fd, path, w->out.data + w->slot[i], (size_t)n, off);
+		if (e < 0)
+			return e;
+		off += n;
+		i = k;
+	}
+	return 0;
+}
+
+/* --verify: reads the refs back from the file and checks their ids. */
+static int rverify_refs(struct rworker2 *w, const struct rjob *j, size_t ref0, size_t nref,
+			uint64_t off, int fd, const char *path)
+{
+	for (size_t i = ref0; i < ref0 + nref; off += j->refs[i++].size) {
+		const struct content_ref *c = &j->refs[i];
+		if (w->slot[i] == SIZE_MAX)
+			continue;
+		buf_reset(&w->check);
+		if (buf_reserve(&w->check, c->size) < 0)
+			return CAIRN_ENOMEM;
+		ssize_t n = pread(fd, w->check.data, c->size, (off_t)off);
+		uint8_t id[32];
+		if (n == (ssize_t)c->size)
+			repo_blob_id(w->r, w->check.data, c->size, id);
+		if (n != (ssize_t)c->size || memcmp(id, c->id, 32) != 0) {
+			log_error("verification failed: %s differs from the snapshot at offset %llu",
+				  path, (unsigned long long)off);
+			return CAIRN_ECORRUPT;
+		}
+	}
+	return 0;
+}
+
+/* Creates, writes and closes a file that fits in one job. Returns 0 or
+ * an error that stops the restore; other failures mark the item. */
+static int rwrite_file(struct rworker2 *w, struct rjob *j, struct ritem *it)
+{
+	mode_t created = it->meta.mode & 0777 & ~w->umask;
+	int fd = open(it->path, (w->verify ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_NOFOLLOW |
+					 O_CLOEXEC,
+		      it->meta.mode & 0777);
+	if (fd < 0) {
+		int en = errno;
+		log_error("cannot create %s: %s", it->path, strerror(en));
+		it->failed = 1;
+		j->errors++;
+		return rerrno(en) == CAIRN_ENOSPC ? CAIRN_ENOSPC : 0;
+	}
+	int e = rwrite_refs(w, j, it->ref0, it->nref, 0, fd, it->path);
+	uint64_t data_end = 0;
+	for (size_t i = it->ref0; i < it->ref0 + it->nref; i++)
+		data_end += j->refs[i].size;
+	/* a trailing hole: writes did not reach the end */
+	if (e == 0 && it->nref && w->slot[it->ref0 + it->nref - 1] == SIZE_MAX &&
+	    ftruncate(fd, (off_t)data_end) < 0) {
+		e = rerrno(errno);
+		log_error("cannot size %s: %s", it->path, strerror(errno));
+	}
+	if (e == 0 && w->verify)
+		e = rverify_refs(w, j, it->ref0, it->nref, 0, fd, it->path);
+	if (e == 0)
+		apply_meta(w->is_root, it->path, fd, created, &it->meta);
+	if (close(fd) < 0 && e == 0) {
+		e = rerrno(errno);
+		log_error("cannot write %s: %s", it->path, strerror(errno));
+	}
+	if (e < 0) {
+		it->failed = 1;
+		j->errors++;
+		return rfatal(e) ? e : 0;
+	}
+	j->files++;
+	j->file_bytes += it->meta.size;
+	return 0;
+}
+
+/* Worker: loads the blobs of a job, then writes its files and parts.
+ * Errors are counted per file: here for whole files, at the end item
+ * (rcollect) for a file written in parts. */
+static int rjob_work(void *ctx, void *item)
+{
+	struct rworker2 *w = ctx;
 	struct rjob *j = item;
-	if (err < 0) {
-		if (j->f)
-			j->f->failed = 1;
-		if (err == CAIRN_ECORRUPT || err == CAIRN_ENOSPC || err == CAIRN_ENOMEM ||
-		    err == CAIRN_ENOTFOUND) {
-			if (!s->fatal)
-				s->fatal = err;
-		} else {
-			s->st->errors++;
+	int e = rjob_load(w, j);
+	if (e < 0) {
+		for (size_t i = 0; i < j->n_items; i++) {
+			struct ritem *it = &j->items[i];
+			if (it->kind == RI_FILE) {
+				it->failed = 1;
+				j->errors++;
+			} else if (it->kind == RI_PART) {
+				__atomic_store_n(&it->f->failed, 1, __ATOMIC_RELAXED);
+			}
+		}
+		return rfatal(e) ? e : 0;
+	}
+	for (size_t i = 0; i < j->n_items && e == 0; i++) {
+		struct ritem *it = &j->items[i];
+		if (it->kind == RI_FILE) {
+			e = rwrite_file(w, j, it);
+		} else if (it->kind == RI_PART) {
+			struct rfile *f = it->f;
+			if (__atomic_load_n(&f->failed, __ATOMIC_RELAXED))
+				continue;
+			int we = rwrite_refs(w, j, it->ref0, it->nref, it->offset, f->fd, f->path);
+			if (we == 0 && w->verify)
+				we = rverify_refs(w, j, it->ref0, it->nref, it->offset, f->fd,
+						  f->path);
+			if (we < 0) {
+				__atomic_store_n(&f->failed, 1, __ATOMIC_RELAXED);
+				e = rfatal(we) ? we : 0;
+			}
 		}
 	}
-	if (j->kind == RJOB_FILE_END) {
-		struct rfile *f = j->f;
-		if (f->fd >= 0)
-			close(f->fd);
-		if (!f->failed) {
-			apply_meta(s, f->path, &f->meta);
-			s->st->files++;
-			s->st->bytes += f->meta.size;
-			if (s->o->verify)
-				s->st->verified++;
-		}
-		node_clear(&f->meta);
-		free(f->path);
-		free(f);
-	} else if (j->kind == RJOB_DIR_END) {
-		apply_meta(s, j->dir_path, &j->dir_meta);
-	}
-	rjob_release(s, j);
-}
-
-/* A free job; collects finished ones while none is free. */
-static struct rjob *rjob_get(struct rstate *s, int kind)
-{
-	while (s->n_free == 0)
-		rcollect(s);
-	struct rjob *j = s->free_jobs[--s->n_free];
-	j->kind = kind;
-	j->n = 0;
-	j->bytes = 0;
-	j->f = NULL;
-	j->dir_path = NULL;
-	memset(&j->dir_meta, 0, sizeof(j->dir_meta));
-	return j;
-}
-
-static void rsubmit(struct rstate *s, struct rjob *j)
-{
-	opool_submit(s->pool, j);
+	return e;
 }
 
 /* Where a hard-linked inode was first restored; NULL when not yet. */
@@ -568,99 +820,6 @@ static int overwrite_check(struct rstate *s, const char *path, const struct node
 	return 0;
 }
 
-static int idl_load2(void *arg, const uint8_t id[32], struct buf *out)
-{
-	struct rworker2 *w = arg;
-	return repo_blob_load(w->r, w->d, BLOB_LIST, id, out);
-}
-
-/* Restores a regular file: queues its content, then its end. */
-static int restore_file(struct rstate *s, const char *path, const struct node *n)
-{
-	if (n->nlink > 1) {
-		struct hl_entry *h = hl_slot(s, n->dev, n->inode, 0);
-		if (h) {
-			if (link(h->path, path) == 0) {
-				s->st->links++;
-				return 0;
-			}
-			log_warn("cannot link %s to %s: %s; restoring a copy", path, h->path,
-				 strerror(errno));
-		}
-	}
-	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		log_error("cannot create %s: %s", path, strerror(errno));
-		s->st->errors++;
-		return errno == ENOSPC ? CAIRN_ENOSPC : 0;
-	}
-	if (n->size && ftruncate(fd, (off_t)n->size) < 0) {
-		log_error("cannot size %s: %s", path, strerror(errno));
-		close(fd);
-		s->st->errors++;
-		return errno == ENOSPC || errno == EFBIG ? CAIRN_ENOSPC : 0;
-	}
-	struct rfile *f = calloc(1, sizeof(*f));
-	if (!f || !(f->path = strdup(path)) || node_copy(&f->meta, n) < 0) {
-		if (f)
-			free(f->path);
-		free(f);
-		close(fd);
-		return CAIRN_ENOMEM;
-	}
-	f->fd = fd;
-	if (n->nlink > 1) {
-		struct hl_entry *h = hl_slot(s, n->dev, n->inode, 1);
-		if (h && (h->path = strdup(path)) != NULL) {
-			h->dev = n->dev;
-			h->ino = n->inode;
-			s->hl_n++;
-		}
-	}
-	struct idlist_reader *rd = NULL;
-	int e = idlist_reader_new(n->content, n->n_content, n->content_depth, idl_load2,
-				  &s->workers[s->nw], &rd);
-	struct rjob *j = NULL;
-	uint64_t off = 0;
-	while (e == 0 && !s->fatal) {
-		struct content_ref c;
-		int got = idlist_reader_next(rd, &c);
-		if (got < 0)
-			e = got;
-		if (got <= 0)
-			break;
-		if (!j) {
-			j = rjob_get(s, RJOB_DATA);
-			j->f = f;
-			j->offset = off;
-		}
-		j->refs[j->n++] = c;
-		j->bytes += c.size;
-		off += c.size;
-		if (j->n == RJOB_REFS || j->bytes >= RJOB_BYTES) {
-			rsubmit(s, j);
-			j = NULL;
-		}
-	}
-	if (j)
-		rsubmit(s, j);
-	idlist_reader_free(rd);
-	if (e == 0 && off != n->size) {
-		log_error("%s: the chunk list covers %llu bytes but the file has %llu", path,
-			  (unsigned long long)off, (unsigned long long)n->size);
-		e = CAIRN_ECORRUPT;
-	}
-	if (e < 0) {
-		f->failed = 1;
-		if (!s->fatal)
-			s->fatal = e;
-	}
-	struct rjob *end = rjob_get(s, RJOB_FILE_END);
-	end->f = f;
-	rsubmit(s, end);
-	return 0;
-}
-
 static char *join2(const char *a, const char *b)
 {
 	size_t n = strlen(a) + strlen(b) + 2;
@@ -692,6 +851,337 @@ static int mkdirs(const char *path)
 	return 0;
 }
 
+
+/* --- the calling thread --- */
+
+/* Copies the content of a hard link's first path when link() failed (a
+ * file system without hard links, or too many). Returns 0 or 1 on failure
+ * (logged). */
+static int rlink_copy(struct rstate *s, const struct ritem *it)
+{
+	int in = open(it->link_to, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int out = in < 0 ? -1
+			 : open(it->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				0600);
+	int e = in < 0 || out < 0 ? rerrno(errno) : 0;
+	uint8_t buf[64 << 10];
+	while (e == 0) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			e = rerrno(errno);
+		if (n <= 0)
+			break;
+		for (ssize_t done = 0; e == 0 && done < n;) {
+			ssize_t w = write(out, buf + done, (size_t)(n - done));
+			if (w < 0 && errno != EINTR)
+				e = rerrno(errno);
+			else if (w > 0)
+				done += w;
+		}
+	}
+	if (e == 0)
+		apply_meta(s->is_root, it->path, out, 0600 & ~s->umask, &it->meta);
+	if (out >= 0 && close(out) < 0 && e == 0)
+		e = rerrno(errno);
+	if (in >= 0)
+		close(in);
+	if (e < 0) {
+		log_error("cannot restore %s as a copy of %s: %s", it->path, it->link_to,
+			  cairn_strerror(e));
+		if (e == CAIRN_ENOSPC && !s->fatal)
+			s->fatal = e;
+		return 1;
+	}
+	return 0;
+}
+
+/* Frees what an item owns. */
+static void ritem_clear(struct ritem *it)
+{
+	free(it->path);
+	free(it->link_to);
+	rmeta_clear(&it->meta);
+	it->path = it->link_to = NULL;
+	it->f = NULL;
+}
+
+/* Takes the oldest job back and finishes, in order, what had to wait for
+ * its content: big files' metadata, hard links, folders' metadata. */
+static void rcollect(struct rstate *s)
+{
+	void *item;
+	int err;
+	if (!opool_collect(s->pool, &item, &err))
+		return;
+	struct rjob *j = item;
+	if (err < 0 && !s->fatal)
+		s->fatal = err;
+	s->st->files += j->files;
+	s->st->bytes += j->file_bytes;
+	s->st->errors += j->errors;
+	if (s->o->verify)
+		s->st->verified += j->files;
+	for (size_t i = 0; i < j->n_items; i++) {
+		struct ritem *it = &j->items[i];
+		if (it->kind == RI_BIG_END) {
+			struct rfile *f = it->f;
+			if (!f->failed)
+				apply_meta(s->is_root, f->path, f->fd, 0600 & ~s->umask, &f->meta);
+			if (close(f->fd) < 0 && !f->failed) {
+				log_error("cannot write %s: %s", f->path, strerror(errno));
+				f->failed = 1;
+			}
+			if (f->failed) {
+				s->st->errors++;
+			} else {
+				s->st->files++;
+				s->st->bytes += f->meta.size;
+				if (s->o->verify)
+					s->st->verified++;
+			}
+			rmeta_clear(&f->meta);
+			free(f->path);
+			free(f);
+		} else if (it->kind == RI_LINK && !s->fatal) {
+			if (link(it->link_to, it->path) == 0) {
+				s->st->links++;
+			} else {
+				log_warn("cannot link %s to %s: %s; restoring a copy", it->path,
+					 it->link_to, strerror(errno));
+				if (rlink_copy(s, it)) {
+					s->st->errors++;
+				} else {
+					s->st->files++;
+					s->st->bytes += it->meta.size;
+				}
+			}
+		} else if (it->kind == RI_DIR_END) {
+			apply_meta(s->is_root, it->path, -1, (mode_t)-1, &it->meta);
+		}
+		ritem_clear(it);
+	}
+	s->free_jobs[s->n_free++] = j;
+}
+
+/* Submits the job being filled, if any. */
+static void rflush(struct rstate *s)
+{
+	if (s->cur) {
+		opool_submit(s->pool, s->cur);
+		s->cur = NULL;
+	}
+}
+
+/* The job being filled when it has room for nref more refs holding bytes
+ * more content and one more item; otherwise submits it and starts another
+ * (collecting finished jobs while none is free). */
+static struct rjob *rjob_room(struct rstate *s, size_t nref, uint64_t bytes)
+{
+	struct rjob *j = s->cur;
+	if (j && (j->n_items == RJOB_ITEMS || j->n_refs + nref > RJOB_REFS ||
+		  (j->bytes + bytes > RJOB_BYTES && j->n_refs > 0)))
+		rflush(s);
+	if (!s->cur) {
+		while (s->n_free == 0)
+			rcollect(s);
+		j = s->cur = s->free_jobs[--s->n_free];
+		j->n_items = 0;
+		j->n_refs = 0;
+		j->bytes = 0;
+		j->files = j->file_bytes = j->errors = 0;
+	}
+	return s->cur;
+}
+
+/* Adds an item to the job being filled (rjob_room made room for it). */
+static struct ritem *ritem_add(struct rjob *j, int kind)
+{
+	struct ritem *it = &j->items[j->n_items++];
+	memset(it, 0, sizeof(*it));
+	it->kind = kind;
+	it->ref0 = j->n_refs;
+	return it;
+}
+
+/* Content bytes of refs, holes left out. */
+static uint64_t refs_bytes(const struct content_ref *c, size_t n)
+{
+	uint64_t b = 0;
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(c[i].id, zero_id, 32) != 0)
+			b += c[i].size;
+	return b;
+}
+
+static int idl_load2(void *arg, const uint8_t id[32], struct buf *out)
+{
+	struct rworker2 *w = arg;
+	return repo_blob_load(w->r, w->d, BLOB_LIST, id, out);
+}
+
+/* The data refs of a file that fits in one job, read from its LIST blobs
+ * into s->tmp. Returns the count, 0 when the file needs several jobs, or
+ * an error. */
+static long small_refs(struct rstate *s, const struct node *n, const struct content_ref **ret)
+{
+	if (n->size > RJOB_BYTES)
+		return 0;
+	if (n->content_depth == 0) {
+		*ret = n->content;
+		return n->n_content <= RJOB_REFS ? (long)n->n_content : 0;
+	}
+	struct idlist_reader *rd = NULL;
+	int e = idlist_reader_new(n->content, n->n_content, n->content_depth, idl_load2,
+				  &s->workers[s->nw], &rd);
+	long cnt = 0;
+	while (e == 0) {
+		struct content_ref c;
+		int got = idlist_reader_next(rd, &c);
+		if (got < 0)
+			e = got;
+		if (got <= 0)
+			break;
+		if (cnt == RJOB_REFS) {
+			cnt = 0;
+			break;
+		}
+		s->tmp[cnt++] = c;
+	}
+	idlist_reader_free(rd);
+	*ret = s->tmp;
+	return e < 0 ? e : cnt;
+}
+
+/* A file that needs several jobs: created here, written in parts by the
+ * workers, finished by rcollect. */
+static int restore_big_file(struct rstate *s, const char *path, const struct node *n)
+{
+	int fd = open(path, (s->o->verify ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_NOFOLLOW |
+				    O_CLOEXEC,
+		      0600);
+	if (fd < 0) {
+		int en = errno;
+		log_error("cannot create %s: %s", path, strerror(en));
+		s->st->errors++;
+		return rerrno(en) == CAIRN_ENOSPC ? CAIRN_ENOSPC : 0;
+	}
+	if (n->size && ftruncate(fd, (off_t)n->size) < 0) {
+		int en = errno;
+		log_error("cannot size %s: %s", path, strerror(en));
+		close(fd);
+		s->st->errors++;
+		return rerrno(en) == CAIRN_ENOSPC ? CAIRN_ENOSPC : 0;
+	}
+	struct rfile *f = calloc(1, sizeof(*f));
+	if (!f || !(f->path = strdup(path)) || rmeta_copy(&f->meta, n) < 0) {
+		if (f)
+			free(f->path);
+		free(f);
+		close(fd);
+		return CAIRN_ENOMEM;
+	}
+	f->fd = fd;
+	struct idlist_reader *rd = NULL;
+	int e = idlist_reader_new(n->content, n->n_content, n->content_depth, idl_load2,
+				  &s->workers[s->nw], &rd);
+	uint64_t off = 0;
+	struct ritem *part = NULL;
+	while (e == 0 && !s->fatal) {
+		struct content_ref c;
+		int got = idlist_reader_next(rd, &c);
+		if (got < 0)
+			e = got;
+		if (got <= 0)
+			break;
+		uint64_t b = memcmp(c.id, zero_id, 32) ? c.size : 0;
+		struct rjob *j = s->cur;
+		if (!part || j->n_refs == RJOB_REFS || (j->bytes + b > RJOB_BYTES && j->n_refs)) {
+			j = rjob_room(s, 1, b);
+			part = ritem_add(j, RI_PART);
+			part->f = f;
+			part->offset = off;
+		}
+		j->refs[j->n_refs++] = c;
+		j->bytes += b;
+		part->nref++;
+		off += c.size;
+	}
+	idlist_reader_free(rd);
+	if (e == 0 && !s->fatal && off != n->size) {
+		log_error("%s: the chunk list covers %llu bytes but the file has %llu", path,
+			  (unsigned long long)off, (unsigned long long)n->size);
+		e = CAIRN_ECORRUPT;
+	}
+	if (e < 0) {
+		__atomic_store_n(&f->failed, 1, __ATOMIC_RELAXED);
+		if (!s->fatal)
+			s->fatal = e;
+	}
+	struct ritem *end = ritem_add(rjob_room(s, 0, 0), RI_BIG_END);
+	end->f = f;
+	return 0;
+}
+
+/* Restores a regular file: a hard link to an inode restored before, a
+ * file packed into the job being filled, or a big file. */
+static int restore_file(struct rstate *s, const char *path, const struct node *n)
+{
+	if (n->nlink > 1) {
+		struct hl_entry *h = hl_slot(s, n->dev, n->inode, 0);
+		if (h) {
+			struct rjob *j = rjob_room(s, 0, 0);
+			struct ritem *it = ritem_add(j, RI_LINK);
+			if (!(it->path = strdup(path)) || !(it->link_to = strdup(h->path)) ||
+			    rmeta_copy(&it->meta, n) < 0) {
+				ritem_clear(it);
+				j->n_items--;
+				return CAIRN_ENOMEM;
+			}
+			return 0;
+		}
+		h = hl_slot(s, n->dev, n->inode, 1);
+		if (h && (h->path = strdup(path)) != NULL) {
+			h->dev = n->dev;
+			h->ino = n->inode;
+			s->hl_n++;
+		}
+	}
+	const struct content_ref *refs = NULL;
+	long nref = small_refs(s, n, &refs);
+	if (nref < 0) {
+		if (!s->fatal)
+			s->fatal = (int)nref;
+		return (int)nref;
+	}
+	if (nref == 0 && n->size > 0)
+		return restore_big_file(s, path, n);
+	uint64_t b = refs_bytes(refs, (size_t)nref), total = 0;
+	for (long i = 0; i < nref; i++)
+		total += refs[i].size;
+	if (total != n->size) {
+		log_error("%s: the chunk list covers %llu bytes but the file has %llu", path,
+			  (unsigned long long)total, (unsigned long long)n->size);
+		if (!s->fatal)
+			s->fatal = CAIRN_ECORRUPT;
+		return CAIRN_ECORRUPT;
+	}
+	struct rjob *j = rjob_room(s, (size_t)nref, b);
+	struct ritem *it = ritem_add(j, RI_FILE);
+	if (!(it->path = strdup(path)) || rmeta_copy(&it->meta, n) < 0) {
+		/* the worker must not see a half-made item */
+		ritem_clear(it);
+		j->n_items--;
+		return CAIRN_ENOMEM;
+	}
+	memcpy(&j->refs[j->n_refs], refs, (size_t)nref * sizeof(*refs));
+	it->nref = (size_t)nref;
+	j->n_refs += (size_t)nref;
+	j->bytes += b;
+	return 0;
+}
+
 static int restore_dir(struct rstate *s, const uint8_t tree_id[32], const char *dpath,
 		       const char *spath, int included, int depth);
 
@@ -701,6 +1191,8 @@ static int restore_node(struct rstate *s, const struct node *n, const char *dpat
 {
 	char *path = join2(dpath, n->name), *sp = join2(spath, n->name);
 	int e = 0;
+	/* an empty target was checked: nothing can be in the way */
+	int check = s->o->overwrite != RESTORE_OVERWRITE_UNSET;
 	if (!path || !sp) {
 		e = CAIRN_ENOMEM;
 		goto out;
@@ -712,7 +1204,7 @@ static int restore_node(struct rstate *s, const struct node *n, const char *dpat
 		if (!inc && !restorer_may_match_below(s->o->includes, s->o->n_includes, sp))
 			goto out;
 		if (inc) {
-			if (overwrite_check(s, path, n))
+			if (check && overwrite_check(s, path, n))
 				goto out;
 			/* folders above an entry picked by --include were not restored */
 			if (s->o->n_includes && !included && (e = mkdirs(dpath)) < 0)
@@ -727,15 +1219,15 @@ static int restore_node(struct rstate *s, const struct node *n, const char *dpat
 		if (n->has_subtree)
 			e = restore_dir(s, n->subtree, path, sp, inc, depth + 1);
 		if (e == 0 && inc) {
-			struct rjob *j = rjob_get(s, RJOB_DIR_END);
-			j->dir_path = path;
-			path = NULL;
-			if (node_copy(&j->dir_meta, n) < 0) {
-				rjob_release(s, j);
+			struct rjob *j = rjob_room(s, 0, 0);
+			struct ritem *it = ritem_add(j, RI_DIR_END);
+			if (rmeta_copy(&it->meta, n) < 0) {
+				j->n_items--;
 				e = CAIRN_ENOMEM;
 				goto out;
 			}
-			rsubmit(s, j);
+			it->path = path;
+			path = NULL;
 		}
 		goto out;
 	}
@@ -750,8 +1242,10 @@ static int restore_node(struct rstate *s, const struct node *n, const char *dpat
 		if (e < 0)
 			goto out;
 	}
-	if (overwrite_check(s, path, n))
+	if (check && overwrite_check(s, path, n))
 		goto out;
+	struct rmeta m;
+	rmeta_view(&m, n);
 	switch (n->type) {
 	case NODE_FILE:
 		e = restore_file(s, path, n);
@@ -761,19 +1255,19 @@ static int restore_node(struct rstate *s, const struct node *n, const char *dpat
 			log_error("cannot create the link %s: %s", path, strerror(errno));
 			s->st->errors++;
 		} else {
-			apply_meta(s, path, n);
+			apply_meta(s->is_root, path, -1, (mode_t)-1, &m);
 			s->st->others++;
 		}
 		break;
 	case NODE_CHARDEV:
 	case NODE_BLOCKDEV:
 	case NODE_FIFO: {
-		mode_t m = n->type == NODE_FIFO ? S_IFIFO : n->type == NODE_CHARDEV ? S_IFCHR : S_IFBLK;
-		if (mknod(path, m | 0600, (dev_t)n->rdev) < 0) {
+		mode_t mt = n->type == NODE_FIFO ? S_IFIFO : n->type == NODE_CHARDEV ? S_IFCHR : S_IFBLK;
+		if (mknod(path, mt | 0600, (dev_t)n->rdev) < 0) {
 			log_error("cannot create %s: %s", path, strerror(errno));
 			s->st->errors++;
 		} else {
-			apply_meta(s, path, n);
+			apply_meta(s->is_root, path, -1, (mode_t)-1, &m);
 			s->st->others++;
 		}
 		break;
@@ -795,7 +1289,7 @@ static int restore_dir(struct rstate *s, const uint8_t tree_id[32], const char *
 		log_error("%s: folders nested too deep", spath);
 		return CAIRN_ECORRUPT;
 	}
-	int e = restorer_load_tree(s->r, tree_id, &t);
+	int e = load_tree_with(s->r, s->workers[s->nw].d, tree_id, &t);
 	if (e < 0)
 		return e;
 	for (size_t i = 0; i < t.n_nodes && e == 0; i++)
@@ -835,17 +1329,23 @@ int restorer_restore(struct repo *r, const uint8_t root[32], const struct restor
 	if (e < 0)
 		return e;
 	s.is_root = geteuid() == 0;
+	/* files are created with their mode; chmod only when the umask took bits */
+	s.umask = umask(022);
+	umask(s.umask);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	s.nw = o->threads ? o->threads : (ncpu > 0 ? (size_t)ncpu : 2);
 	s.workers = calloc(s.nw + 1, sizeof(*s.workers));
 	ctxp = calloc(s.nw, sizeof(void *));
 	s.jobs = calloc(RJOB_RING, sizeof(*s.jobs));
+	s.tmp = calloc(RJOB_REFS, sizeof(*s.tmp));
 	e = CAIRN_ENOMEM;
-	if (!s.workers || !ctxp || !s.jobs)
+	if (!s.workers || !ctxp || !s.jobs || !s.tmp)
 		goto out;
 	for (size_t i = 0; i <= s.nw; i++) {
 		s.workers[i].r = r;
 		s.workers[i].verify = o->verify;
+		s.workers[i].is_root = s.is_root;
+		s.workers[i].umask = s.umask;
 		if (!(s.workers[i].d = decompressor_new()))
 			goto out;
 		if (i < s.nw)
@@ -857,6 +1357,7 @@ int restorer_restore(struct repo *r, const uint8_t root[32], const struct restor
 	if (e < 0)
 		goto out;
 	e = restore_dir(&s, root, o->target, "", 0, 0);
+	rflush(&s);
 	while (opool_in_flight(s.pool) > 0)
 		rcollect(&s);
 	if (e == 0)
@@ -867,6 +1368,9 @@ out:
 		for (size_t i = 0; i <= s.nw; i++) {
 			decompressor_free(s.workers[i].d);
 			buf_free(&s.workers[i].blob);
+			buf_free(&s.workers[i].out);
+			buf_free(&s.workers[i].range);
+			buf_free(&s.workers[i].scratch);
 			buf_free(&s.workers[i].check);
 		}
 	for (size_t i = 0; i < s.hl_cap; i++)
@@ -874,6 +1378,7 @@ out:
 	free(s.hl);
 	free(s.workers);
 	free(s.jobs);
+	free(s.tmp);
 	free(ctxp);
 	return e;
 }

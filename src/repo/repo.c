@@ -468,6 +468,28 @@ out:
 	return e;
 }
 
+int repo_blob_decode_to(struct repo *r, struct decompressor *d, unsigned type,
+			const uint8_t id[32], const uint8_t *sealed, size_t len,
+			uint32_t raw_length, void *dst, struct buf *scratch)
+{
+	unsigned flag;
+	uint8_t check[32];
+	int e = pack_blob_open(&r->keys, type, id, sealed, len, &flag, scratch);
+	if (e < 0)
+		return e;
+	if (flag == PACK_BLOB_FLAG_ZSTD) {
+		e = decompressor_run(d, scratch->data, scratch->len, dst, raw_length);
+		if (e < 0)
+			return e;
+	} else {
+		if (scratch->len != raw_length)
+			return CAIRN_ECORRUPT;
+		memcpy(dst, scratch->data, raw_length);
+	}
+	repo_blob_id(r, dst, raw_length, check);
+	return memcmp(check, id, 32) == 0 ? 0 : CAIRN_ECORRUPT;
+}
+
 int repo_blob_load(struct repo *r, struct decompressor *d, unsigned type, const uint8_t id[32],
 		   struct buf *out)
 {
