@@ -293,10 +293,11 @@ out:
  * comes back. Nothing is fsync'ed (see cairn-restore(1)).
  */
 
-#define RJOB_REFS 2048
-#define RJOB_BYTES (4u << 20)
-#define RJOB_ITEMS 256
-#define RJOB_RING 8
+#define RJOB_REFS 4096
+#define RJOB_BYTES (16u << 20)
+#define RJOB_ITEMS 1024
+#define RJOB_RING 6
+#define RINDEX_CACHE_KIB (64u << 10)	/* SQLite page cache for the look-ups */
 #define RREAD_GAP (32u << 10)	/* one read spans gaps up to this between blobs of a pack */
 #define RREAD_MAX (8u << 20)	/* longest read of several blobs */
 
@@ -355,6 +356,9 @@ struct rworker2 {
 	struct buf range, scratch, check;
 	size_t slot[RJOB_REFS];	/* offset of each ref in out; SIZE_MAX for a hole */
 	struct rread reads[RJOB_REFS];
+	uint8_t ids[RJOB_REFS][32];	/* of the reads, for index_lookup_many */
+	struct index_loc locs[RJOB_REFS];
+	uint8_t found[RJOB_REFS];
 	int verify, is_root;
 	mode_t umask;
 };
@@ -552,16 +556,23 @@ static int rjob_load(struct rworker2 *w, struct rjob *j)
 			w->slot[i] = SIZE_MAX;
 			continue;
 		}
-		struct rread *rr = &w->reads[nr++];
-		int e = index_lookup(ix, BLOB_DATA, c->id, &rr->loc);
-		if (e < 0) {
+		memcpy(w->ids[nr], c->id, 32);
+		w->reads[nr++].ref = i;
+	}
+	int e = index_lookup_many(ix, BLOB_DATA, w->ids, nr, w->locs, w->found);
+	if (e < 0)
+		return e;
+	for (size_t k = 0; k < nr; k++) {
+		struct rread *rr = &w->reads[k];
+		const struct content_ref *c = &j->refs[rr->ref];
+		if (!w->found[k]) {
 			hex_encode(c->id, 32, hex);
-			if (e == CAIRN_ENOTFOUND)
-				log_error("data blob %s is not in the index; run 'cairn repair index' "
-					  "or 'cairn check'",
-					  hex);
-			return e;
+			log_error("data blob %s is not in the index; run 'cairn repair index' or "
+				  "'cairn check'",
+				  hex);
+			return CAIRN_ENOTFOUND;
 		}
+		rr->loc = w->locs[k];
 		if (rr->loc.raw_length != c->size) {
 			hex_encode(c->id, 32, hex);
 			log_error("data blob %s has %lu bytes where the file's chunk list says %llu",
@@ -569,9 +580,8 @@ static int rjob_load(struct rworker2 *w, struct rjob *j)
 				  (unsigned long long)c->size);
 			return CAIRN_ECORRUPT;
 		}
-		rr->ref = i;
 		rr->dst = pos;
-		w->slot[i] = pos;
+		w->slot[rr->ref] = pos;
 		pos += c->size;
 	}
 	buf_reset(&w->out);
@@ -592,7 +602,7 @@ static int rjob_load(struct rworker2 *w, struct rjob *j)
 		}
 		pack_name(w->reads[i].loc.pack_id, name, sizeof(name));
 		buf_reset(&w->range);
-		int e = backend_get(be, name, start, (size_t)(end - start), &w->range);
+		e = backend_get(be, name, start, (size_t)(end - start), &w->range);
 		if (e == CAIRN_ENOTFOUND)
 			log_error("pack %s holding data blobs is missing", name);
 		if (e < 0)
@@ -1353,6 +1363,8 @@ int restorer_restore(struct repo *r, const uint8_t root[32], const struct restor
 	}
 	for (size_t i = 0; i < RJOB_RING; i++)
 		s.free_jobs[s.n_free++] = &s.jobs[i];
+	/* look-ups come in no useful order; a 2 MiB cache misses most of them */
+	index_set_cache_kib(repo_index(r), RINDEX_CACHE_KIB);
 	e = opool_new(s.nw, RJOB_RING, rjob_work, ctxp, &s.pool);
 	if (e < 0)
 		goto out;
