@@ -298,7 +298,7 @@ out:
 #define RJOB_ITEMS 1024
 #define RJOB_RING 6
 #define RINDEX_CACHE_KIB (64u << 10)	/* SQLite page cache for the look-ups */
-#define RREAD_GAP (32u << 10)	/* one read spans gaps up to this between blobs of a pack */
+#define RREAD_GAP (16u << 10)	/* one read spans gaps up to this between blobs of a pack */
 #define RREAD_MAX (8u << 20)	/* longest read of several blobs */
 
 enum { RI_FILE, RI_PART, RI_BIG_END, RI_LINK, RI_DIR_END };
@@ -361,6 +361,9 @@ struct rworker2 {
 	uint8_t found[RJOB_REFS];
 	int verify, is_root;
 	mode_t umask;
+	int own_known;		/* new files get euid/egid (see restorer_restore) */
+	uid_t euid;
+	gid_t egid;
 };
 
 struct hl_entry {
@@ -559,7 +562,7 @@ static int rjob_load(struct rworker2 *w, struct rjob *j)
 		memcpy(w->ids[nr], c->id, 32);
 		w->reads[nr++].ref = i;
 	}
-	int e = index_lookup_many(ix, BLOB_DATA, w->ids, nr, w->locs, w->found);
+	int e = nr ? index_lookup_many(ix, BLOB_DATA, w->ids, nr, w->locs, w->found) : 0;
 	if (e < 0)
 		return e;
 	for (size_t k = 0; k < nr; k++) {
@@ -607,8 +610,11 @@ static int rjob_load(struct rworker2 *w, struct rjob *j)
 			log_error("pack %s holding data blobs is missing", name);
 		if (e < 0)
 			return e;
-		if (w->range.len != end - start)
+		if (w->range.len != end - start) {
+			log_error("pack %s: short read at offset %llu", name,
+				  (unsigned long long)start);
 			return CAIRN_EIO;
+		}
 		for (; i < k; i++) {
 			const struct rread *rr = &w->reads[i];
 			const struct content_ref *c = &j->refs[rr->ref];
@@ -706,8 +712,11 @@ static int rwrite_file(struct rworker2 *w, struct rjob *j, struct ritem *it)
 	}
 	if (e == 0 && w->verify)
 		e = rverify_refs(w, j, it->ref0, it->nref, 0, fd, it->path);
+	/* as root, chown only when the file did not get the right owner */
+	int chown = w->is_root && !(w->own_known && it->meta.uid == w->euid &&
+				    it->meta.gid == w->egid);
 	if (e == 0)
-		apply_meta(w->is_root, it->path, fd, created, &it->meta);
+		apply_meta(chown, it->path, fd, created, &it->meta);
 	if (close(fd) < 0 && e == 0) {
 		e = rerrno(errno);
 		log_error("cannot write %s: %s", it->path, strerror(errno));
@@ -1339,6 +1348,11 @@ int restorer_restore(struct repo *r, const uint8_t root[32], const struct restor
 	if (e < 0)
 		return e;
 	s.is_root = geteuid() == 0;
+	/* A file created below a target that is ours, not setgid, and that
+	 * holds only folders we create gets euid/egid (also with grpid). */
+	struct stat tst;
+	int own_known = o->overwrite == RESTORE_OVERWRITE_UNSET && stat(o->target, &tst) == 0 &&
+			tst.st_gid == getegid() && !(tst.st_mode & S_ISGID);
 	/* files are created with their mode; chmod only when the umask took bits */
 	s.umask = umask(022);
 	umask(s.umask);
@@ -1356,6 +1370,9 @@ int restorer_restore(struct repo *r, const uint8_t root[32], const struct restor
 		s.workers[i].verify = o->verify;
 		s.workers[i].is_root = s.is_root;
 		s.workers[i].umask = s.umask;
+		s.workers[i].own_known = own_known;
+		s.workers[i].euid = geteuid();
+		s.workers[i].egid = getegid();
 		if (!(s.workers[i].d = decompressor_new()))
 			goto out;
 		if (i < s.nw)
