@@ -467,7 +467,8 @@ static int rmeta_copy(struct rmeta *m, const struct node *n)
 			rmeta_clear(m);
 			return CAIRN_ENOMEM;
 		}
-		memcpy(x->value, n->xattrs[i].value, x->len);
+		if (x->len)
+			memcpy(x->value, n->xattrs[i].value, x->len);
 	}
 	return 0;
 }
@@ -1194,7 +1195,8 @@ static int restore_file(struct rstate *s, const char *path, const struct node *n
 		j->n_items--;
 		return CAIRN_ENOMEM;
 	}
-	memcpy(&j->refs[j->n_refs], refs, (size_t)nref * sizeof(*refs));
+	if (nref)	/* an empty file has no refs (and may have no array) */
+		memcpy(&j->refs[j->n_refs], refs, (size_t)nref * sizeof(*refs));
 	it->nref = (size_t)nref;
 	j->n_refs += (size_t)nref;
 	j->bytes += b;
