@@ -43,6 +43,14 @@ void archiver_free(struct archiver *a);
 /* Replaces the done callback (before any file is queued). */
 void archiver_set_done(struct archiver *a, archiver_done_fn done, void *arg);
 
+/* The compression dictionary of the backup series (compress.h): dict is
+ * the parent snapshot's (NULL: none). When it loads, new data blobs are
+ * compressed with it; otherwise (reported as a warning when dict was
+ * given) a sample of the new data trains one at archiver_commit. Either
+ * way the snapshot records it (snapshot.dict) for the next backup. Call
+ * before queueing data. 0, or CAIRN_ENOMEM. */
+int archiver_set_dict(struct archiver *a, const uint8_t *dict);
+
 /* Sees the bytes of every file as they are read, in order, from the
  * reading (calling) thread, before they are chunked (holes of sparse files
  * are not passed). For checks while streaming (dumpcheck.h). */

@@ -65,6 +65,8 @@ int index_find_prefix(struct index *ix, const char *hexprefix, unsigned *ret_typ
 
 /* Starts marking (empties the table). */
 int index_used_reset(struct index *ix);
+/* Marks every blob of that type (prune keeps all dictionaries). */
+int index_used_mark_type(struct index *ix, unsigned type);
 /* Drops the marking tables. */
 int index_used_drop(struct index *ix);
 /* 1 when (type, id) was not marked yet (it is now), 0 when it was, <0 error. */

@@ -104,6 +104,15 @@ int repo_blob_load(struct repo *r, struct decompressor *d, unsigned type, const 
 int repo_blob_decode(struct repo *r, struct decompressor *d, unsigned type, const uint8_t id[32],
 		     const uint8_t *sealed, size_t len, uint32_t raw_length, struct buf *out);
 
+/* Loads the DICT blob id and prepares it for compression at level (0:
+ * decompression only). The dictionary is owned by r and lives until
+ * repo_free. Blobs compressed with a dictionary (PACK_BLOB_FLAG_ZSTD_DICT)
+ * find it themselves in repo_blob_decode. CAIRN_ENOTFOUND, CAIRN_ECORRUPT
+ * (logged), CAIRN_ENOMEM. */
+struct zdict;
+int repo_dict_load(struct repo *r, struct decompressor *d, const uint8_t id[32], int level,
+		   const struct zdict **ret);
+
 /* Reads and decodes a pack's header (a tail read; one more if the header
  * is larger). Entries are malloc'ed. */
 int repo_pack_header(struct repo *r, const uint8_t pack_id[32], uint64_t pack_size,

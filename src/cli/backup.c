@@ -429,15 +429,24 @@ static int backup_stream(struct repo *r, struct archiver *a, struct backup_args 
 	}
 	if (e == 0)
 		e = archiver_store_tree(a, &t, ret_tree);
-	char path[4200];
-	snprintf(path, sizeof(path), "/%s", ba->name);
-	if (e == 0)
-		e = snapshot_add_path(sn, path);
 	if (e == 0 && !sn->input_format && !(sn->input_format = strdup("stream")))
 		e = CAIRN_ENOMEM;
 	dumpcheck_free(dc);
 	node_clear(&node);
 	tree_free(&t);
+	return e;
+}
+
+/* The compression dictionary: the parent's, or a new one trained on this
+ * backup's data (archiver_set_dict). */
+static int set_dict(struct repo *r, struct archiver *a, const struct snapshot *sn)
+{
+	struct snapshot psn;
+	snapshot_init(&psn);
+	int e = sn->has_parent ? snap_load(r, sn->parent, &psn) : 0;
+	if (e == 0)
+		e = archiver_set_dict(a, psn.has_dict ? psn.dict : NULL);
+	snapshot_clear(&psn);
 	return e;
 }
 
@@ -586,15 +595,20 @@ int cmd_backup(int argc, char **argv)
 		e = CAIRN_ENOMEM;
 		goto out;
 	}
-	if (tree_mode) {
-		e = find_parent(r, &ba, &sn);
-		if (e == 0)
-			e = backup_tree(r, a, &ba, &sn, tree_id, &ws);
-	} else {
-		e = backup_stream(r, a, &ba, &sn, t0, tree_id);
-		if (e == 0)
-			e = find_parent(r, &ba, &sn);
+	if (!tree_mode) {
+		/* a stream is stored as one file at the snapshot's root */
+		char path[4200];
+		snprintf(path, sizeof(path), "/%s", ba.name);
+		e = snapshot_add_path(&sn, path);
+		if (e < 0)
+			goto out;
 	}
+	e = find_parent(r, &ba, &sn);
+	if (e == 0)
+		e = set_dict(r, a, &sn);
+	if (e == 0)
+		e = tree_mode ? backup_tree(r, a, &ba, &sn, tree_id, &ws)
+			      : backup_stream(r, a, &ba, &sn, t0, tree_id);
 	if (e < 0)
 		goto out;
 	memcpy(sn.tree, tree_id, 32);

@@ -317,6 +317,10 @@ int prune_run(struct repo *r, const struct prune_opts *o, struct prune_stats *st
 		e = index_begin(p.ix);
 	if (e == 0) {
 		e = repo_file_list(r, REPO_FILE_SNAPSHOT, mark_snapshot, &p);
+		/* Dictionaries stay: a blob that any snapshot keeps may have been
+		 * compressed with one, and they are small (at most 112 KiB). */
+		if (e == 0)
+			e = index_used_mark_type(p.ix, BLOB_DICT);
 		if (e == 0)
 			e = index_commit(p.ix);
 		else
