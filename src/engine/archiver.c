@@ -51,6 +51,7 @@ struct worker_ctx {
 struct archiver {
 	struct repo *repo;
 	const struct chunker *chunker;
+	struct chunker *own_chunker;	/* archiver_use_dump_chunker's */
 	struct saver *saver;
 	size_t nworkers;
 	struct worker_ctx *workers;
@@ -177,6 +178,7 @@ void archiver_free(struct archiver *a)
 			saver_ctx_free(a->workers[i].sc);
 	free(a->workers);
 	idlist_writer_free(a->w);
+	chunker_free(a->own_chunker);
 	saver_ctx_free(a->meta_ctx);
 	saver_free(a->saver);
 	free(a);
@@ -544,6 +546,21 @@ int archiver_store_tree(struct archiver *a, const struct tree *t, uint8_t ret_id
 /* Training takes ~0.1 s per MiB of sample; below 1 MiB of compressible new
  * data a dictionary has too little to learn from. */
 #define DICT_MIN_SAMPLE (1u << 20)
+
+int archiver_use_dump_chunker(struct archiver *a)
+{
+	if (a->own_chunker)
+		return 0;
+	const struct chunker_params *p = chunker_params(repo_chunker(a->repo));
+	struct chunker_params half = { .min = p->min / 2, .avg = p->avg / 2, .max = p->max / 2 };
+	if (half.min < CHUNKER_LIMIT_MIN || half.avg < 256)
+		return 0;	/* the repository's sizes are small already */
+	a->own_chunker = chunker_new(&half, repo_keys(a->repo)->chunker);
+	if (!a->own_chunker)
+		return CAIRN_ENOMEM;
+	a->chunker = a->own_chunker;
+	return 0;
+}
 
 int archiver_set_dict(struct archiver *a, const uint8_t *dict)
 {

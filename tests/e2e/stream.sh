@@ -122,6 +122,9 @@ check_exit 0 "dump of a stream compressed with the dictionary" "$CAIRN" dump -r 
 check "it equals the input" cmp -s "$T/last.out" "$T/rec1"
 check_exit 0 "incompressible stream in the same repository" "$CAIRN" backup -r "$R2" --stdin --stdin-name big <"$T/big"
 check "incompressible data trains no dictionary" test "$(dict_of "$(snap_id_of "$T/last.out")")" = none
+python3 -c 'import json,sys; s=[x for x in json.load(open(sys.argv[1])) if x["paths"] == ["/big"]][0]; sys.exit(s["chunker"]["avg"] != 8192)' "$T/dict.json" &&
+	ok "a stream that is not a dump keeps the repository's chunk sizes" ||
+	not_ok "a stream that is not a dump keeps the repository's chunk sizes"
 check_exit 0 "check --read-data with a dictionary" "$CAIRN" check -r "$R2" --read-data
 check_exit 0 "forget the snapshot that trained the dictionary, and prune" "$CAIRN" forget -r "$R2" --prune "$s0"
 check_exit 0 "dump after the prune" "$CAIRN" dump -r "$R2" "$s1" rec.sql
