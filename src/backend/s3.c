@@ -159,6 +159,7 @@ struct s3_cached {
 	int served;		/* a read was served from it */
 	uint8_t *data;
 	size_t size;
+	size_t got;		/* whole, loading: bytes of data that have arrived */
 	int state;		/* 0 loading, 1 ready, -1 failed */
 	int err;		/* why it failed (logged once, by the loader) */
 	int stale;		/* overwritten or deleted: no new readers */
@@ -186,6 +187,9 @@ struct s3_req {
 	size_t len;		/* with ranged: 0 = to the end */
 	struct buf *out;	/* 2xx body, appended */
 	size_t out_max;		/* 0: no bound */
+	/* told out's length as the body arrives (and when a try restarts) */
+	void (*progress)(void *arg, size_t out_len);
+	void *progress_arg;
 	int quiet_404;		/* 404 is an answer: return CAIRN_ENOTFOUND silently */
 	int quiet_nobucket;	/* NoSuchBucket too: return CAIRN_ENOREPO silently */
 
@@ -439,6 +443,8 @@ static size_t s3_write_cb(char *p, size_t size, size_t nmemb, void *arg)
 			return 0;
 		}
 		x->got += k;
+		if (rq->progress)
+			rq->progress(rq->progress_arg, rq->out->len);
 	}
 	return n;
 }
@@ -583,6 +589,8 @@ static int s3_run(struct s3 *s, struct s3_req *rq)
 		x.rq = rq;
 		if (rq->out)
 			rq->out->len = out_start;
+		if (rq->progress)
+			rq->progress(rq->progress_arg, out_start);
 		x.h = s3_handle_get(s);
 		if (!x.h)
 			return CAIRN_ENOMEM;
@@ -742,9 +750,17 @@ static int s3_stat(void *impl, const char *name, uint64_t *ret_size)
 	return e;
 }
 
-/* A plain GET of an object (whole, or a range), no cache. */
+/* Where a cache load's body goes as it arrives (see s3_cache_fill). */
+struct s3_sink {
+	size_t max;		/* out's bound: it never grows, so readers may look */
+	void (*progress)(void *arg, size_t out_len);
+	void *arg;
+};
+
+/* A plain GET of an object (whole, or a range), no cache. sink: NULL, or
+ * where s3_cache_fill wants the body. */
 static int s3_get_direct(struct s3 *s, const char *name, uint64_t off, size_t len,
-			 struct buf *out, uint64_t *ret_total)
+			 struct buf *out, uint64_t *ret_total, const struct s3_sink *sink)
 {
 	char *url = s3_object_url(s, name);
 	if (!url)
@@ -754,6 +770,11 @@ static int s3_get_direct(struct s3 *s, const char *name, uint64_t off, size_t le
 		.body_sha = S3_EMPTY_SHA256, .quiet_404 = 1,
 		.ranged = off > 0 || len > 0, .off = off, .len = len, .out = out,
 	};
+	if (sink) {
+		rq.out_max = sink->max;
+		rq.progress = sink->progress;
+		rq.progress_arg = sink->arg;
+	}
 	int e = s3_run(s, &rq);
 	if (e == CAIRN_ECORRUPT && rq.status == 416) {
 		uint64_t size = 0;
@@ -947,6 +968,21 @@ static struct s3_cached *s3_cache_claim_whole(struct s3 *s, const char *name, ui
 	return c;
 }
 
+struct s3_fill_progress {
+	struct s3 *s;
+	struct s3_cached *c;
+};
+
+/* A whole-object load moved on: wake the readers waiting for a range of it. */
+static void s3_fill_progress(void *arg, size_t out_len)
+{
+	struct s3_fill_progress *fp = arg;
+	pthread_mutex_lock(&fp->s->cache_mu);
+	fp->c->got = out_len;
+	pthread_cond_broadcast(&fp->s->cache_cond);
+	pthread_mutex_unlock(&fp->s->cache_mu);
+}
+
 /* Fills a claimed entry: [base, base + want) of its object, or the whole
  * object (want 0) when it is at most S3_CACHE_OBJECT_MAX bytes (size: its
  * size, 0 when unknown). Called with cache_mu held, which it drops while
@@ -960,6 +996,8 @@ static void s3_cache_fill(struct s3 *s, struct s3_cached *c, uint64_t size)
 	pthread_mutex_unlock(&s->cache_mu);
 
 	struct buf b = BUF_INIT;
+	struct s3_fill_progress fp = { s, c };
+	struct s3_sink sink = { .progress = s3_fill_progress, .arg = &fp };
 	int e = 0, cached = 1;
 	if (!want && !size) {
 		e = s3_stat(s, name, &size);
@@ -967,14 +1005,26 @@ static void s3_cache_fill(struct s3 *s, struct s3_cached *c, uint64_t size)
 		if (e == 0 && size > S3_CACHE_OBJECT_MAX)
 			cached = 0;
 	}
+	sink.max = want ? want : (size_t)size;
 	if (e == 0 && cached)
-		e = buf_reserve(&b, want ? want : (size_t)size);
+		e = buf_reserve(&b, sink.max);
+	if (e == 0 && cached && !want) {
+		/* readers may take what has arrived: the entry owns the
+		 * buffer now, and it never moves (sink.max bounds it) */
+		pthread_mutex_lock(&s->cache_mu);
+		c->data = b.data;
+		c->got = 0;
+		pthread_mutex_unlock(&s->cache_mu);
+	}
 	if (e == 0 && cached)
-		e = s3_get_direct(s, name, base, want, &b, NULL);
+		e = s3_get_direct(s, name, base, want, &b, NULL, want ? NULL : &sink);
 	pthread_mutex_lock(&s->cache_mu);
+	if (c->data == b.data)
+		buf_init(&b);	/* the entry's; s3_cache_drop frees it */
 	if (e == 0 && cached) {
-		c->size = b.len;
-		c->data = buf_steal(&b, NULL);
+		c->size = b.len ? b.len : c->got;
+		if (!c->data)
+			c->data = buf_steal(&b, NULL);
 		c->state = 1;
 		if (!c->blob && !c->hint_size) {
 			int full;
@@ -1058,10 +1108,19 @@ static int s3_cache_read(struct s3 *s, const char *name, uint64_t off, size_t le
 		}
 	}
 	if (c) {
-		while (c->state == 0)
+		/* a whole object still loading serves a range that has arrived */
+		while (c->state == 0 && !(c->data && !c->blob && len && off + len <= c->got))
 			pthread_cond_wait(&s->cache_cond, &s->cache_mu);
 		c->tick = ++s->tick;
-		if (c->state == 1) {
+		if (c->state == 0) {
+			const uint8_t *p = c->data + off;
+			pthread_mutex_unlock(&s->cache_mu);
+			buf_put(out, p, len);
+			ret = buf_ok(out);
+			pthread_mutex_lock(&s->cache_mu);
+			ret = ret < 0 ? ret : 1;
+			c->served = 1;
+		} else if (c->state == 1) {
 			pthread_mutex_unlock(&s->cache_mu);
 			ret = s3_cache_copy(s, c, name, off, len, out);
 			pthread_mutex_lock(&s->cache_mu);
@@ -1130,12 +1189,12 @@ static int s3_get(void *impl, const char *name, uint64_t off, size_t len, struct
 {
 	struct s3 *s = impl;
 	if (off == 0 && len == 0)
-		return s3_get_direct(s, name, 0, 0, out, NULL);
+		return s3_get_direct(s, name, 0, 0, out, NULL, NULL);
 	int e = s3_cache_read(s, name, off, len, out);
 	if (e != 0)
 		return e < 0 ? e : 0;
 	uint64_t total = 0;
-	e = s3_get_direct(s, name, off, len, out, &total);
+	e = s3_get_direct(s, name, off, len, out, &total, NULL);
 	if (e == 0)
 		s3_cache_note_size(s, name, total);
 	return e;
