@@ -51,6 +51,10 @@ struct backend_ops {
 	/* Optional: removes n objects at once (missing ones are not an error).
 	 * NULL: backend_del_many() calls del for each. */
 	int (*del_many)(void *impl, const char *const *names, size_t n);
+	/* Optional: a hint that [off, off + len) of name will be read soon,
+	 * so the backend may start reading it now (S3: in the background).
+	 * Never fails; the later get reports any error. NULL: no read-ahead. */
+	void (*prefetch)(void *impl, const char *name, uint64_t off, size_t len);
 };
 
 struct backend {
@@ -158,6 +162,20 @@ static inline int backend_del_many(struct backend *b, const char *const *names, 
 			return e;
 	}
 	return 0;
+}
+
+/* Does the backend read ahead on hints (backend_prefetch)? */
+static inline int backend_can_prefetch(const struct backend *b)
+{
+	return b->ops->prefetch != NULL;
+}
+
+/* Hints that [off, off + len) of name will be read soon; does nothing on
+ * backends without read-ahead. */
+static inline void backend_prefetch(struct backend *b, const char *name, uint64_t off, size_t len)
+{
+	if (b->ops->prefetch)
+		b->ops->prefetch(b->impl, name, off, len);
 }
 
 /* How many requests the backend wants in flight at once (at least 1). */

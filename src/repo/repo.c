@@ -618,6 +618,16 @@ out:
 	return e;
 }
 
+void repo_blob_prefetch(struct repo *r, unsigned type, const uint8_t id[32])
+{
+	struct index_loc loc;
+	char name[96];
+	if (!backend_can_prefetch(r->be) || index_lookup(r->ix, type, id, &loc) < 0)
+		return;
+	pack_name(loc.pack_id, name, sizeof(name));
+	backend_prefetch(r->be, name, loc.offset, loc.length);
+}
+
 int repo_pack_header(struct repo *r, const uint8_t pack_id[32], uint64_t pack_size,
 		     struct pack_entry **ret_entries, size_t *ret_n)
 {
