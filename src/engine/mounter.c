@@ -71,6 +71,7 @@ struct blob_ent {
 	size_t hnext, prev, next;
 	int state;
 	int wanted;		/* pending, and a reader waits for it */
+	unsigned pins;		/* read-ahead claims not read to the end yet */
 };
 
 /* Chunks claimed by read-ahead, for a worker to load. */
@@ -606,6 +607,7 @@ static size_t cache_insert(struct mfs *fs, const uint8_t id[32], uint8_t *data, 
 	b->len = len;
 	b->state = state;
 	b->wanted = 0;
+	b->pins = state == CE_PENDING;
 	b->prev = b->next = NIL;
 	size_t h = bucket_of(fs, id);
 	b->hnext = fs->buckets[h];
@@ -660,9 +662,13 @@ static void cache_unclaim(struct mfs *fs, const uint8_t id[32])
 }
 
 /* Copies [from, from+len) of a ready cached blob, waiting while it is
- * pending. Returns 0 (copied), 1 (not cached) or -EIO (shorter than the
- * range). Caller holds cmu. */
-static int cache_copy(struct mfs *fs, const uint8_t id[32], uint64_t from, size_t len, char *out)
+ * pending. A read to the blob's end uses up one read-ahead claim (when
+ * `claimed`); a blob with no claims left was streamed through and is
+ * dropped (drop-behind: the kernel's page cache has the bytes now, and the
+ * cache stays the size of the read-ahead window). Returns 0 (copied), 1
+ * (not cached) or -EIO (shorter than the range). Caller holds cmu. */
+static int cache_copy(struct mfs *fs, const uint8_t id[32], uint64_t from, size_t len, char *out,
+		      int claimed)
 {
 	for (;;) {
 		size_t i = cache_find(fs, id);
@@ -677,18 +683,24 @@ static int cache_copy(struct mfs *fs, const uint8_t id[32], uint64_t from, size_
 		if (from + len > b->len)
 			return -EIO;
 		memcpy(out, b->data + from, len);
-		lru_unlink(fs, i);
-		lru_push_front(fs, i);
+		if (claimed && b->pins && from + len == b->len && --b->pins == 0) {
+			cache_remove(fs, i);
+		} else {
+			lru_unlink(fs, i);
+			lru_push_front(fs, i);
+		}
 		return 0;
 	}
 }
 
 /* Copies [from, from+len) of a data blob into out, via the cache; loads it
- * in this thread when nobody has. */
-static int blob_read(struct mfs *fs, const uint8_t id[32], uint64_t from, size_t len, char *out)
+ * in this thread when nobody has. claimed: the read is part of a stream
+ * that read-ahead serves. */
+static int blob_read(struct mfs *fs, const uint8_t id[32], uint64_t from, size_t len, char *out,
+		     int claimed)
 {
 	pthread_mutex_lock(&fs->cmu);
-	int e = cache_copy(fs, id, from, len, out);
+	int e = cache_copy(fs, id, from, len, out, claimed);
 	if (e <= 0) {
 		if (e == 0)
 			fs->hits++;
@@ -977,8 +989,11 @@ static void file_readahead(struct mfs *fs, struct mfile *f, uint64_t from, uint6
 			}
 			pthread_mutex_lock(&fs->cmu);
 			int full = fs->pending_bytes + f->pending.size > fs->cache_limit / 2;
-			if (!full && cache_find(fs, f->pending.id) == NIL &&
-			    cache_insert(fs, f->pending.id, NULL, f->pending.size, CE_PENDING) != NIL)
+			size_t i = full ? NIL : cache_find(fs, f->pending.id);
+			if (i != NIL)
+				fs->blobs[i].pins++;	/* cached, or claimed already */
+			else if (!full && cache_insert(fs, f->pending.id, NULL, f->pending.size,
+						       CE_PENDING) != NIL)
 				j->v[j->n++] = f->pending;
 			pthread_mutex_unlock(&fs->cmu);
 			if (full)
@@ -1063,7 +1078,7 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
 		size_t n = (size_t)CAIRN_MIN((uint64_t)(size - done), f->cur.size - in);
 		if (!memcmp(f->cur.id, zero, 32))
 			memset(buf + done, 0, n);
-		else if ((e = blob_read(fs, f->cur.id, in, n, buf + done)) < 0)
+		else if ((e = blob_read(fs, f->cur.id, in, n, buf + done, f->ra != 0)) < 0)
 			break;
 		done += n;
 	}
