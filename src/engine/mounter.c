@@ -860,6 +860,9 @@ struct worker {
 	struct decompressor *d;
 	struct buf run;		/* sealed bytes of one ranged read */
 	struct jloc locs[JOB_REFS];
+	uint8_t ids[JOB_REFS][32];
+	struct index_loc found_locs[JOB_REFS];
+	uint8_t found[JOB_REFS];
 };
 
 /* Loads a job's chunks into the cache; chunks it cannot load are unclaimed
@@ -871,8 +874,14 @@ static void job_run(struct worker *w, struct job *j)
 	struct backend *be = repo_backend(fs->r);
 	uint64_t gap = (be->ops->features & BACKEND_F_REMOTE) ? RUN_GAP_REMOTE : RUN_GAP_LOCAL;
 	size_t m = 0;
+	for (size_t k = 0; k < j->n; k++)
+		memcpy(w->ids[k], j->v[k].id, 32);
+	if (index_lookup_many(ix, BLOB_DATA, (const uint8_t(*)[32])w->ids, j->n, w->found_locs,
+			      w->found) < 0)
+		memset(w->found, 0, sizeof(w->found));
 	for (size_t k = 0; k < j->n; k++) {
-		if (index_lookup(ix, BLOB_DATA, j->v[k].id, &w->locs[m].loc) == 0) {
+		if (w->found[k]) {
+			w->locs[m].loc = w->found_locs[k];
 			w->locs[m++].k = k;
 		} else {
 			pthread_mutex_lock(&fs->cmu);
