@@ -53,6 +53,8 @@
 #define RUN_GAP_LOCAL (4u << 10)	/* join reads of blobs this close in a pack */
 #define RUN_GAP_REMOTE (256u << 10)
 #define RUN_MAX (4u << 20)	/* one ranged read at most */
+#define PACK_MAPS 4		/* pack headers each worker keeps decoded */
+#define PACK_MAP_MIN 4		/* map a pack once a job finds this many chunks in it */
 
 struct msnap {
 	char name[64];		/* snapshots/<name> */
@@ -855,6 +857,20 @@ static int cmp_jloc(const void *a, const void *b)
 	return x->loc.offset < y->loc.offset ? -1 : x->loc.offset > y->loc.offset;
 }
 
+/* A pack's decoded header with a hash table over its entries: the chunks
+ * of a file come from few packs in a row, so after the first look-ups in a
+ * pack the rest are found here without asking SQLite. The header is sealed
+ * and its entries are checked to tile the pack, as the index's are. */
+struct pack_map {
+	uint8_t id[32];
+	int state;		/* 0 unused, 1 mapped, 2 header unreadable: use the index */
+	struct pack_entry *e;
+	size_t n;
+	uint32_t *slot;		/* open addressing: entry index + 1, 0 empty */
+	size_t mask;
+	uint64_t tick;
+};
+
 /* A worker's reusable state. */
 struct worker {
 	struct mfs *fs;
@@ -862,9 +878,80 @@ struct worker {
 	struct buf run;		/* sealed bytes of one ranged read */
 	struct jloc locs[JOB_REFS];
 	uint8_t ids[JOB_REFS][32];
+	size_t ids_k[JOB_REFS];	/* job index of ids[i] */
 	struct index_loc found_locs[JOB_REFS];
 	uint8_t found[JOB_REFS];
+	struct pack_map maps[PACK_MAPS];
+	uint64_t tick;
 };
+
+static void pack_map_clear(struct pack_map *pm)
+{
+	free(pm->e);
+	free(pm->slot);
+	memset(pm, 0, sizeof(*pm));
+}
+
+/* Finds a data blob in the worker's mapped packs. */
+static int pack_map_find(struct worker *w, const uint8_t id[32], struct index_loc *ret)
+{
+	for (size_t i = 0; i < PACK_MAPS; i++) {
+		struct pack_map *pm = &w->maps[i];
+		if (pm->state != 1)
+			continue;
+		for (size_t h = (size_t)get_u64le(id) & pm->mask; pm->slot[h]; h = (h + 1) & pm->mask) {
+			const struct pack_entry *e = &pm->e[pm->slot[h] - 1];
+			if (e->type != BLOB_DATA || memcmp(e->id, id, 32))
+				continue;
+			memcpy(ret->pack_id, pm->id, 32);
+			ret->offset = e->offset;
+			ret->length = e->length;
+			ret->raw_length = e->raw_length;
+			pm->tick = ++w->tick;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Decodes a pack's header into the least recently used map (once per
+ * pack: a pack whose header can't be read is remembered as such). */
+static void pack_map_load(struct worker *w, const uint8_t pack_id[32])
+{
+	struct pack_map *pm = &w->maps[0];
+	for (size_t i = 0; i < PACK_MAPS; i++) {
+		if (w->maps[i].state && !memcmp(w->maps[i].id, pack_id, 32))
+			return;
+		if (w->maps[i].tick < pm->tick)
+			pm = &w->maps[i];
+	}
+	pack_map_clear(pm);
+	memcpy(pm->id, pack_id, 32);
+	pm->state = 2;
+	pm->tick = ++w->tick;
+	char name[96];
+	uint64_t size;
+	pack_name(pack_id, name, sizeof(name));
+	if (backend_stat(repo_backend(w->fs->r), name, &size) < 0 ||
+	    repo_pack_header(w->fs->r, pack_id, size, &pm->e, &pm->n) < 0)
+		return;
+	size_t cap = 16;
+	while (cap < pm->n * 2)
+		cap *= 2;
+	if (pm->n >= UINT32_MAX || !(pm->slot = calloc(cap, sizeof(*pm->slot)))) {
+		free(pm->e);
+		pm->e = NULL;
+		return;
+	}
+	pm->mask = cap - 1;
+	for (size_t k = 0; k < pm->n; k++) {
+		size_t h = (size_t)get_u64le(pm->e[k].id) & pm->mask;
+		while (pm->slot[h])
+			h = (h + 1) & pm->mask;
+		pm->slot[h] = (uint32_t)k + 1;
+	}
+	pm->state = 1;
+}
 
 /* Loads a job's chunks into the cache; chunks it cannot load are unclaimed
  * (a reader then loads them itself, and reports the error). */
@@ -874,23 +961,43 @@ static void job_run(struct worker *w, struct job *j)
 	struct index *ix = repo_index(fs->r);
 	struct backend *be = repo_backend(fs->r);
 	uint64_t gap = (be->ops->features & BACKEND_F_REMOTE) ? RUN_GAP_REMOTE : RUN_GAP_LOCAL;
-	size_t m = 0;
-	for (size_t k = 0; k < j->n; k++)
-		memcpy(w->ids[k], j->v[k].id, 32);
-	if (index_lookup_many(ix, BLOB_DATA, (const uint8_t(*)[32])w->ids, j->n, w->found_locs,
-			      w->found) < 0)
-		memset(w->found, 0, sizeof(w->found));
+	size_t m = 0, q = 0;
 	for (size_t k = 0; k < j->n; k++) {
-		if (w->found[k]) {
-			w->locs[m].loc = w->found_locs[k];
+		if (pack_map_find(w, j->v[k].id, &w->locs[m].loc)) {
 			w->locs[m++].k = k;
 		} else {
+			memcpy(w->ids[q], j->v[k].id, 32);
+			w->ids_k[q++] = k;
+		}
+	}
+	if (q && index_lookup_many(ix, BLOB_DATA, (const uint8_t(*)[32])w->ids, q, w->found_locs,
+				   w->found) < 0)
+		memset(w->found, 0, sizeof(w->found));
+	size_t from_index = m;
+	for (size_t i = 0; i < q; i++) {
+		if (w->found[i]) {
+			w->locs[m].loc = w->found_locs[i];
+			w->locs[m++].k = w->ids_k[i];
+		} else {
 			pthread_mutex_lock(&fs->cmu);
-			cache_unclaim(fs, j->v[k].id);
+			cache_unclaim(fs, w->ids[i]);
 			pthread_mutex_unlock(&fs->cmu);
 		}
 	}
 	qsort(w->locs, m, sizeof(w->locs[0]), cmp_jloc);
+	/* packs the index had to be asked about often: map them for the next jobs */
+	if (m - from_index >= PACK_MAP_MIN) {
+		for (size_t a = 0, b; a < m; a = b) {
+			for (b = a + 1; b < m && !memcmp(w->locs[b].loc.pack_id, w->locs[a].loc.pack_id, 32); b++)
+				;
+			if (b - a >= PACK_MAP_MIN) {
+				struct index_loc dummy;
+				size_t k = w->locs[a].k;
+				if (!pack_map_find(w, j->v[k].id, &dummy))
+					pack_map_load(w, w->locs[a].loc.pack_id);
+			}
+		}
+	}
 	for (size_t a = 0, b; a < m; a = b) {
 		const struct index_loc *first = &w->locs[a].loc;
 		uint64_t end = first->offset + first->length;
@@ -1281,6 +1388,8 @@ out:
 		pthread_join(fs.workers[i], NULL);
 		decompressor_free(ws[i].d);
 		buf_free(&ws[i].run);
+		for (size_t k = 0; k < PACK_MAPS; k++)
+			pack_map_clear(&ws[i].maps[k]);
 	}
 	while (fs.jhead) {
 		struct job *j = fs.jhead;
