@@ -885,6 +885,7 @@ struct worker {
 	uint64_t tick;
 };
 
+/* Frees a map's entries and marks it unused. */
 static void pack_map_clear(struct pack_map *pm)
 {
 	free(pm->e);
@@ -1037,6 +1038,7 @@ static void job_run(struct worker *w, struct job *j)
 	}
 }
 
+/* A read-ahead worker: runs queued jobs until the mount stops. */
 static void *worker_thread(void *arg)
 {
 	struct worker *w = arg;
