@@ -85,7 +85,7 @@ static int local_fd_get(struct local *l, const char *name, const char *path, int
 		return fd < 0 ? -errno : fd;
 	}
 	pthread_mutex_lock(&l->mu);
-	int victim = -1;	/* a free slot, else the least recently used pack */
+	int victim = -1;	/* a free slot, else the least recently used idle pack */
 	for (int i = 0; i < LOCAL_FD_CACHE; i++) {
 		struct local_fd *s = &l->fds[i];
 		if (s->name && strcmp(s->name, name) == 0) {
@@ -95,8 +95,8 @@ static int local_fd_get(struct local *l, const char *name, const char *path, int
 			pthread_mutex_unlock(&l->mu);
 			return s->fd;
 		}
-		if (!s->name && s->fd >= 0)
-			continue;	/* evicted, its fd still in use */
+		if (s->users)
+			continue;	/* read through right now: not a victim */
 		if (!s->name) {
 			if (victim < 0 || l->fds[victim].name)
 				victim = i;
@@ -113,7 +113,7 @@ static int local_fd_get(struct local *l, const char *name, const char *path, int
 		return e;
 	}
 	char *copy = strdup(name);
-	if (victim < 0 || !copy) {	/* every slot busy: an uncached open */
+	if (victim < 0 || !copy) {	/* every slot in use: an uncached open */
 		free(copy);
 		pthread_mutex_unlock(&l->mu);
 		return fd;

@@ -350,10 +350,29 @@ static void *pack_reader(void *arg)
 	return NULL;
 }
 
-/* Pack descriptors stay open between gets: contents stay right across
- * eviction, deletion and re-creation of a pack. */
-static void test_pack_fds(struct backend *b)
+/* Open descriptors of this process. */
+static int count_fds(void)
 {
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	int n = 0;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* Pack descriptors stay open between gets: contents stay right across
+ * eviction, deletion and re-creation of a pack, and none leaks. */
+static void test_pack_fds(const char *root)
+{
+	int fds_before = count_fds();
+	struct backend *b = NULL;
+	if (backend_local_open(root, 0, &b) != 0) {
+		ok(0, "open the backend for the pack fd test");
+		return;
+	}
 	uint8_t data[1024];
 	int put_fail = 0;
 	for (unsigned k = 0; k < 40; k++) {
@@ -395,6 +414,8 @@ static void test_pack_fds(struct backend *b)
 		backend_del(b, name);
 	}
 	buf_free(&out);
+	backend_free(b);
+	is_int(count_fds(), fds_before, "no descriptor left open after backend_free");
 }
 
 static void test_faulty(const char *root)
@@ -471,8 +492,8 @@ int main(void)
 	test_objects(b, root);
 	test_putv(b);
 	test_atomic_overwrite(b, root);
-	test_pack_fds(b);
 	backend_free(b);
+	test_pack_fds(root);
 	test_faulty(root);
 	remove_tmpdir();
 	ok(access(tmpdir, F_OK) != 0, "temporary folder removed");
