@@ -32,6 +32,13 @@ void index_free(struct index *ix);
  * CAIRN_ENOTFOUND, or CAIRN_EIO. */
 int index_lookup(struct index *ix, unsigned type, const uint8_t id[32], struct index_loc *ret);
 
+/* Looks up n blobs of one type in one read transaction (much cheaper per
+ * blob than index_lookup). found[i] is set to 1 with ret[i] filled, or to
+ * 0 when ids[i] is not indexed. Returns 0, or CAIRN_EIO (found and ret are
+ * then partly filled). */
+int index_lookup_many(struct index *ix, unsigned type, const uint8_t (*ids)[32], size_t n,
+		      struct index_loc *ret, uint8_t *found);
+
 /* Transactions around bulk changes. */
 int index_begin(struct index *ix);
 int index_commit(struct index *ix);

@@ -155,6 +155,39 @@ int index_lookup(struct index *ix, unsigned type, const uint8_t id[32], struct i
 	return e;
 }
 
+int index_lookup_many(struct index *ix, unsigned type, const uint8_t (*ids)[32], size_t n,
+		      struct index_loc *ret, uint8_t *found)
+{
+	pthread_mutex_lock(&ix->mu);
+	/* one read transaction: one WAL read lock for the batch, not two
+	 * fcntl() calls per blob; skipped inside a caller's transaction */
+	int txn = sqlite3_get_autocommit(ix->db) &&
+		  sqlite3_exec(ix->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+	sqlite3_stmt *st = ix->lookup;
+	int e = 0;
+	for (size_t i = 0; i < n && e == 0; i++) {
+		sqlite3_bind_blob(st, 1, ids[i], 32, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, (int)type);
+		int rc = sqlite3_step(st);
+		found[i] = rc == SQLITE_ROW;
+		if (rc == SQLITE_ROW) {
+			const void *p = sqlite3_column_blob(st, 0);
+			if (p && sqlite3_column_bytes(st, 0) == 32)
+				memcpy(ret[i].pack_id, p, 32);
+			ret[i].offset = (uint64_t)sqlite3_column_int64(st, 1);
+			ret[i].length = (uint32_t)sqlite3_column_int64(st, 2);
+			ret[i].raw_length = (uint32_t)sqlite3_column_int64(st, 3);
+		} else if (rc != SQLITE_DONE) {
+			e = index_err(ix, "look-up");
+		}
+		sqlite3_reset(st);
+	}
+	if (txn)
+		sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL);
+	pthread_mutex_unlock(&ix->mu);
+	return e;
+}
+
 /* Runs one SQL statement without results. */
 static int index_exec(struct index *ix, const char *sql)
 {
