@@ -155,11 +155,17 @@ int index_lookup(struct index *ix, unsigned type, const uint8_t id[32], struct i
 	return e;
 }
 
-/* Runs one SQL statement without results. */
+/* Runs SQL statements without results; the caller holds the lock. */
+static int index_exec_locked(struct index *ix, const char *sql)
+{
+	return sqlite3_exec(ix->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : index_err(ix, sql);
+}
+
+/* Runs SQL statements without results. */
 static int index_exec(struct index *ix, const char *sql)
 {
 	pthread_mutex_lock(&ix->mu);
-	int e = sqlite3_exec(ix->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : index_err(ix, sql);
+	int e = index_exec_locked(ix, sql);
 	pthread_mutex_unlock(&ix->mu);
 	return e;
 }
@@ -338,12 +344,20 @@ int index_find_prefix(struct index *ix, const char *hexprefix, unsigned *ret_typ
 	return e;
 }
 
-/* ---- prune support ------------------------------------------------------ */
+/* ---- prune support ------------------------------------------------------
+ * Every table here is a TEMP table: no WAL writes, and SQLite spills it to
+ * a temporary file past the cache size, so memory stays bounded.
+ *   used(id, type)                        blobs the snapshots reference
+ *   keep(id, type, pid, off, len, rawlen) the copy kept of each (lowest pid)
+ *   drop(pid, repack)                     packs prune deletes or repacks
+ * None has an index on pid and `blobs` has none either: what prune needs
+ * per pack comes from one GROUP BY or one ordered scan, never from one
+ * query per pack. */
 
 int index_used_reset(struct index *ix)
 {
-	/* TEMP tables: no WAL writes, spilled to a temporary file when large */
 	return index_exec(ix, "DROP TABLE IF EXISTS temp.used; DROP TABLE IF EXISTS temp.keep;"
+			      "DROP TABLE IF EXISTS temp.drop_pack;"
 			      "DROP TABLE IF EXISTS main.used; DROP TABLE IF EXISTS main.keep;"
 			      "CREATE TEMP TABLE used(id BLOB NOT NULL, type INTEGER NOT NULL,"
 			      " PRIMARY KEY(id, type)) WITHOUT ROWID;");
@@ -351,48 +365,76 @@ int index_used_reset(struct index *ix)
 
 int index_used_drop(struct index *ix)
 {
-	return index_exec(ix, "DROP TABLE IF EXISTS temp.used; DROP TABLE IF EXISTS temp.keep;");
+	return index_exec(ix, "DROP TABLE IF EXISTS temp.used; DROP TABLE IF EXISTS temp.keep;"
+			      "DROP TABLE IF EXISTS temp.drop_pack;");
+}
+
+/* Prepares the mark statement on first use; called with the lock held. */
+static int index_mark_prepare(struct index *ix)
+{
+	if (ix->mark)
+		return 0;
+	if (sqlite3_prepare_v3(ix->db, "INSERT OR IGNORE INTO used(id, type) VALUES(?1, ?2)", -1,
+			       SQLITE_PREPARE_PERSISTENT, &ix->mark, NULL) != SQLITE_OK)
+		return index_err(ix, "prepare mark");
+	return 0;
 }
 
 int index_used_mark(struct index *ix, unsigned type, const uint8_t id[32])
 {
 	pthread_mutex_lock(&ix->mu);
-	if (!ix->mark &&
-	    sqlite3_prepare_v3(ix->db, "INSERT OR IGNORE INTO used(id, type) VALUES(?1, ?2)", -1,
-			       SQLITE_PREPARE_PERSISTENT, &ix->mark, NULL) != SQLITE_OK) {
-		int e = index_err(ix, "prepare mark");
-		pthread_mutex_unlock(&ix->mu);
-		return e;
+	int e = index_mark_prepare(ix);
+	if (e == 0) {
+		sqlite3_bind_blob(ix->mark, 1, id, 32, SQLITE_STATIC);
+		sqlite3_bind_int(ix->mark, 2, (int)type);
+		int rc = sqlite3_step(ix->mark);
+		sqlite3_reset(ix->mark);
+		e = rc == SQLITE_DONE ? sqlite3_changes(ix->db) > 0 : index_err(ix, "mark used");
 	}
-	sqlite3_bind_blob(ix->mark, 1, id, 32, SQLITE_STATIC);
+	pthread_mutex_unlock(&ix->mu);
+	return e;
+}
+
+int index_used_mark_many(struct index *ix, unsigned type, const uint8_t (*ids)[32], size_t n)
+{
+	pthread_mutex_lock(&ix->mu);
+	int e = index_mark_prepare(ix);
 	sqlite3_bind_int(ix->mark, 2, (int)type);
-	int rc = sqlite3_step(ix->mark);
-	sqlite3_reset(ix->mark);
-	int e = rc == SQLITE_DONE ? sqlite3_changes(ix->db) > 0 : index_err(ix, "mark used");
+	for (size_t i = 0; e == 0 && i < n; i++) {
+		sqlite3_bind_blob(ix->mark, 1, ids[i], 32, SQLITE_STATIC);
+		int rc = sqlite3_step(ix->mark);
+		sqlite3_reset(ix->mark);
+		if (rc != SQLITE_DONE)
+			e = index_err(ix, "mark used");
+	}
 	pthread_mutex_unlock(&ix->mu);
 	return e;
 }
 
 int index_used_finish(struct index *ix, uint64_t *ret_used, uint64_t *ret_missing)
 {
-	int e = index_exec(ix, "CREATE TEMP TABLE keep AS SELECT b.id AS id, b.type AS type,"
-			       " MIN(b.pid) AS pid FROM blobs b JOIN used u ON u.id = b.id"
-			       " AND u.type = b.type GROUP BY b.id, b.type;"
-			       "CREATE INDEX temp.keep_i ON keep(id, type, pid);");
+	/* used and blobs are both in (id, type) order: one pass, no sort; with
+	 * MIN(), the bare columns come from the row of the lowest pid */
+	int e = index_exec(ix, "DROP TABLE IF EXISTS temp.keep;"
+			       "CREATE TEMP TABLE keep(id BLOB NOT NULL, type INTEGER NOT NULL,"
+			       " pid INTEGER NOT NULL, off INTEGER NOT NULL, len INTEGER NOT NULL,"
+			       " rawlen INTEGER NOT NULL, PRIMARY KEY(id, type)) WITHOUT ROWID;"
+			       "INSERT INTO keep SELECT b.id, b.type, MIN(b.pid), b.off, b.len, b.rawlen"
+			       " FROM used u CROSS JOIN blobs b ON b.id = u.id AND b.type = u.type"
+			       " GROUP BY u.id, u.type;");
 	if (e < 0)
 		return e;
 	sqlite3_stmt *st;
 	pthread_mutex_lock(&ix->mu);
-	if (sqlite3_prepare_v2(ix->db,
-			       "SELECT (SELECT count(*) FROM used),"
-			       " (SELECT count(*) FROM used u WHERE NOT EXISTS"
-			       " (SELECT 1 FROM keep k WHERE k.id = u.id AND k.type = u.type))",
+	if (sqlite3_prepare_v2(ix->db, "SELECT (SELECT count(*) FROM used), (SELECT count(*) FROM keep)",
 			       -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
 		e = index_err(ix, "count used blobs");
 	} else {
-		*ret_used = (uint64_t)sqlite3_column_int64(st, 0);
-		*ret_missing = (uint64_t)sqlite3_column_int64(st, 1);
+		uint64_t used = (uint64_t)sqlite3_column_int64(st, 0);
+		uint64_t kept = (uint64_t)sqlite3_column_int64(st, 1);
+		*ret_used = used;
+		*ret_missing = used > kept ? used - kept : 0;
 	}
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&ix->mu);
@@ -405,15 +447,16 @@ int index_foreach_pack_usage(struct index *ix,
 	sqlite3_stmt *st;
 	int e = 0, rc;
 	pthread_mutex_lock(&ix->mu);
+	/* Two GROUP BYs (one sort each) instead of a join per pack. */
 	if (sqlite3_prepare_v2(ix->db,
-			       "SELECT p.id, p.size,"
-			       " COALESCE(SUM(CASE WHEN k.pid IS NOT NULL THEN b.len END), 0),"
-			       " COUNT(k.pid),"
-			       " COALESCE(SUM(CASE WHEN k.pid IS NULL THEN b.len END), 0),"
-			       " COALESCE(SUM(b.id IS NOT NULL AND k.pid IS NULL), 0)"
-			       " FROM packs p LEFT JOIN blobs b ON b.pid = p.pid"
-			       " LEFT JOIN keep k ON k.id = b.id AND k.type = b.type AND k.pid = b.pid"
-			       " GROUP BY p.pid",
+			       "WITH t AS (SELECT pid, SUM(len) AS bytes, COUNT(*) AS n FROM blobs"
+			       " GROUP BY pid), k AS (SELECT pid, SUM(len) AS bytes, COUNT(*) AS n"
+			       " FROM keep GROUP BY pid)"
+			       " SELECT p.id, p.size, COALESCE(k.bytes, 0), COALESCE(k.n, 0),"
+			       " COALESCE(t.bytes, 0) - COALESCE(k.bytes, 0),"
+			       " COALESCE(t.n, 0) - COALESCE(k.n, 0)"
+			       " FROM packs p LEFT JOIN t ON t.pid = p.pid LEFT JOIN k ON k.pid = p.pid"
+			       " ORDER BY p.pid",
 			       -1, &st, NULL) != SQLITE_OK) {
 		e = index_err(ix, "pack usage");
 		pthread_mutex_unlock(&ix->mu);
@@ -443,42 +486,178 @@ int index_foreach_pack_usage(struct index *ix,
 	return e;
 }
 
-int index_foreach_pack_blob(struct index *ix, const uint8_t pack_id[32], int keepers_only,
-			    int (*fn)(void *arg, const struct pack_entry *e), void *arg)
+int index_drop_pack(struct index *ix, const uint8_t pack_id[32], int repack)
 {
 	sqlite3_stmt *st;
-	int e = 0, rc;
-	const char *sql = keepers_only
-		? "SELECT b.type, b.id, b.off, b.len, b.rawlen FROM blobs b JOIN packs p ON p.pid = b.pid"
-		  " JOIN keep k ON k.id = b.id AND k.type = b.type AND k.pid = b.pid WHERE p.id = ?1"
-		  " ORDER BY b.off"
-		: "SELECT b.type, b.id, b.off, b.len, b.rawlen FROM blobs b JOIN packs p ON p.pid = b.pid"
-		  " WHERE p.id = ?1 ORDER BY b.off";
+	int e = 0;
 	pthread_mutex_lock(&ix->mu);
-	if (sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		e = index_err(ix, "pack blobs");
+	if (sqlite3_exec(ix->db, "CREATE TEMP TABLE IF NOT EXISTS drop_pack(pid INTEGER PRIMARY KEY,"
+				 " repack INTEGER NOT NULL)", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(ix->db, "INSERT OR REPLACE INTO drop_pack(pid, repack)"
+				       " SELECT pid, ?2 FROM packs WHERE id = ?1", -1, &st, NULL) != SQLITE_OK) {
+		e = index_err(ix, "record dropped pack");
 		pthread_mutex_unlock(&ix->mu);
 		return e;
 	}
 	sqlite3_bind_blob(st, 1, pack_id, 32, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, repack ? 1 : 0);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		e = index_err(ix, "record dropped pack");
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&ix->mu);
+	return e;
+}
+
+/* Steps st and hands each (pack id, size, entry) row to fn, grouped by pack:
+ * columns 0 pack id, 1 pack size, 2 type, 3 id, 4 off, 5 len, 6 rawlen.
+ * Called with the lock held; releases it around fn. */
+static int index_step_entries(struct index *ix, sqlite3_stmt *st, const char *what,
+			      int (*fn)(void *arg, const uint8_t pack_id[32], uint64_t pack_size,
+					const struct pack_entry *en),
+			      void *arg)
+{
+	int rc, e = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint8_t pack_id[32];
 		struct pack_entry en;
-		if (sqlite3_column_bytes(st, 1) != 32)
+		if (sqlite3_column_bytes(st, 0) != 32 || sqlite3_column_bytes(st, 3) != 32)
 			continue;
-		en.type = (uint8_t)sqlite3_column_int(st, 0);
-		memcpy(en.id, sqlite3_column_blob(st, 1), 32);
-		en.offset = (uint64_t)sqlite3_column_int64(st, 2);
-		en.length = (uint32_t)sqlite3_column_int64(st, 3);
-		en.raw_length = (uint32_t)sqlite3_column_int64(st, 4);
+		memcpy(pack_id, sqlite3_column_blob(st, 0), 32);
+		uint64_t size = (uint64_t)sqlite3_column_int64(st, 1);
+		en.type = (uint8_t)sqlite3_column_int(st, 2);
+		memcpy(en.id, sqlite3_column_blob(st, 3), 32);
+		en.offset = (uint64_t)sqlite3_column_int64(st, 4);
+		en.length = (uint32_t)sqlite3_column_int64(st, 5);
+		en.raw_length = (uint32_t)sqlite3_column_int64(st, 6);
 		pthread_mutex_unlock(&ix->mu);
-		e = fn(arg, &en);
+		e = fn(arg, pack_id, size, &en);
 		pthread_mutex_lock(&ix->mu);
 		if (e)
 			break;
 	}
 	if (!e && rc != SQLITE_DONE)
-		e = index_err(ix, "pack blobs");
+		e = index_err(ix, what);
+	return e;
+}
+
+/* Runs one entry query (see index_step_entries). */
+static int index_foreach_entry(struct index *ix, const char *sql, const char *what,
+			       int (*fn)(void *arg, const uint8_t pack_id[32], uint64_t pack_size,
+					 const struct pack_entry *en),
+			       void *arg)
+{
+	sqlite3_stmt *st;
+	pthread_mutex_lock(&ix->mu);
+	int e = index_exec_locked(ix, "CREATE TEMP TABLE IF NOT EXISTS drop_pack(pid INTEGER"
+				      " PRIMARY KEY, repack INTEGER NOT NULL)");
+	if (e == 0 && sqlite3_prepare_v2(ix->db, sql, -1, &st, NULL) != SQLITE_OK)
+		e = index_err(ix, what);
+	if (e == 0) {
+		e = index_step_entries(ix, st, what, fn, arg);
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&ix->mu);
+	return e;
+}
+
+int index_foreach_repack_blob(struct index *ix,
+			      int (*fn)(void *arg, const uint8_t pack_id[32], uint64_t pack_size,
+					const struct pack_entry *en),
+			      void *arg)
+{
+	return index_foreach_entry(ix,
+				   "SELECT p.id, p.size, k.type, k.id, k.off, k.len, k.rawlen"
+				   " FROM keep k JOIN drop_pack d ON d.pid = k.pid AND d.repack"
+				   " JOIN packs p ON p.pid = k.pid ORDER BY k.pid, k.off",
+				   "blobs to repack", fn, arg);
+}
+
+int index_foreach_kept_entry(struct index *ix,
+			     int (*fn)(void *arg, const uint8_t pack_id[32], uint64_t pack_size,
+				       const struct pack_entry *en),
+			     void *arg)
+{
+	return index_foreach_entry(ix,
+				   "SELECT p.id, p.size, b.type, b.id, b.off, b.len, b.rawlen"
+				   " FROM blobs b JOIN packs p ON p.pid = b.pid"
+				   " WHERE b.pid NOT IN (SELECT pid FROM drop_pack)"
+				   " ORDER BY b.pid, b.off",
+				   "kept index entries", fn, arg);
+}
+
+int index_foreach_dropped_pack(struct index *ix,
+			       int (*fn)(void *arg, const uint8_t pack_id[32], uint64_t size),
+			       void *arg)
+{
+	sqlite3_stmt *st;
+	int e = 0, rc;
+	pthread_mutex_lock(&ix->mu);
+	e = index_exec_locked(ix, "CREATE TEMP TABLE IF NOT EXISTS drop_pack(pid INTEGER"
+				  " PRIMARY KEY, repack INTEGER NOT NULL)");
+	if (e == 0 && sqlite3_prepare_v2(ix->db, "SELECT p.id, p.size FROM drop_pack d JOIN packs p"
+						 " ON p.pid = d.pid ORDER BY d.pid", -1, &st,
+					 NULL) != SQLITE_OK)
+		e = index_err(ix, "dropped packs");
+	if (e < 0) {
+		pthread_mutex_unlock(&ix->mu);
+		return e;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint8_t id[32];
+		if (sqlite3_column_bytes(st, 0) != 32)
+			continue;
+		memcpy(id, sqlite3_column_blob(st, 0), 32);
+		uint64_t size = (uint64_t)sqlite3_column_int64(st, 1);
+		pthread_mutex_unlock(&ix->mu);
+		e = fn(arg, id, size);
+		pthread_mutex_lock(&ix->mu);
+		if (e)
+			break;
+	}
+	if (!e && rc != SQLITE_DONE)
+		e = index_err(ix, "dropped packs");
 	sqlite3_finalize(st);
+	pthread_mutex_unlock(&ix->mu);
+	return e;
+}
+
+int index_drop_apply(struct index *ix, const uint8_t (*files)[32], size_t n_files)
+{
+	sqlite3_stmt *st = NULL;
+	int e;
+	pthread_mutex_lock(&ix->mu);
+	e = index_exec_locked(ix, "CREATE TEMP TABLE IF NOT EXISTS drop_pack(pid INTEGER"
+				  " PRIMARY KEY, repack INTEGER NOT NULL);"
+				  "BEGIN IMMEDIATE;"
+				  "DELETE FROM blobs WHERE pid IN (SELECT pid FROM drop_pack);"
+				  "DELETE FROM packs WHERE pid IN (SELECT pid FROM drop_pack);"
+				  "DELETE FROM files;");
+	if (e < 0)
+		goto fail;
+	if (sqlite3_prepare_v2(ix->db, "INSERT OR IGNORE INTO files(id) VALUES(?1)", -1, &st,
+			       NULL) != SQLITE_OK) {
+		e = index_err(ix, "record index files");
+		goto fail;
+	}
+	for (size_t i = 0; i < n_files; i++) {
+		sqlite3_bind_blob(st, 1, files[i], 32, SQLITE_STATIC);
+		int rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE) {
+			e = index_err(ix, "record index files");
+			goto fail;
+		}
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	e = index_exec_locked(ix, "COMMIT");
+	if (e < 0)
+		goto fail;
+	pthread_mutex_unlock(&ix->mu);
+	return 0;
+fail:
+	sqlite3_finalize(st);
+	sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
 	pthread_mutex_unlock(&ix->mu);
 	return e;
 }
@@ -547,9 +726,7 @@ int index_used_sums(struct index *ix, uint64_t *ret_blobs, uint64_t *ret_raw, ui
 	int e = 0;
 	pthread_mutex_lock(&ix->mu);
 	if (sqlite3_prepare_v2(ix->db,
-			       "SELECT count(*), COALESCE(SUM(b.rawlen), 0), COALESCE(SUM(b.len), 0)"
-			       " FROM keep k JOIN blobs b ON b.id = k.id AND b.type = k.type"
-			       " AND b.pid = k.pid",
+			       "SELECT count(*), COALESCE(SUM(rawlen), 0), COALESCE(SUM(len), 0) FROM keep",
 			       -1, &st, NULL) != SQLITE_OK ||
 	    sqlite3_step(st) != SQLITE_ROW) {
 		e = index_err(ix, "sum used blobs");
