@@ -97,7 +97,7 @@ int index_foreach_repack_blob(struct index *ix,
 					const struct pack_entry *en),
 			      void *arg);
 /* Calls fn for every blob entry of every pack that is not dropped, pack by
- * pack (all entries of a pack in a row, in offset order). */
+ * pack (all entries of a pack in a row, in no particular order). */
 int index_foreach_kept_entry(struct index *ix,
 			     int (*fn)(void *arg, const uint8_t pack_id[32], uint64_t pack_size,
 				       const struct pack_entry *en),

@@ -15,8 +15,9 @@
 #include <time.h>
 
 #define PRUNE_INDEX_BLOBS 100000
-/* Data blob ids are marked in sorted batches of this many (2 MiB): inserts
- * in key order touch few pages, and duplicates within a batch cost nothing. */
+/* Data blob ids are marked in sorted batches of this many (2 MiB, and as
+ * much to sort them): inserts in key order touch few pages, and duplicates
+ * within a batch cost nothing. */
 #define PRUNE_MARK_BATCH 65536
 /* Objects deleted per backend call. */
 #define PRUNE_DEL_BATCH 256
@@ -75,7 +76,7 @@ struct prune {
 static double mono_s(void)
 {
 	struct timespec ts;
-	clock_gettime(getenv("CAIRN_PRUNE_CPU") ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -86,9 +87,36 @@ static void step(struct prune *p)
 		raise(SIGKILL);
 }
 
-static int id_cmp(const void *a, const void *b)
+/* Sorts ids: a radix sort on the first four bytes (ids are keyed hashes,
+ * uniformly spread), then an insertion pass on the full 32 bytes that
+ * only has to fix the rare ids sharing those four bytes. qsort's
+ * comparisons cost more than the SQLite inserts they speed up. */
+static void ids_sort(uint8_t (*v)[32], uint8_t (*tmp)[32], size_t n)
 {
-	return memcmp(a, b, 32);
+	uint8_t (*src)[32] = v, (*dst)[32] = tmp;
+	for (int byte = 3; byte >= 0; byte--) {
+		size_t count[257] = { 0 };
+		for (size_t i = 0; i < n; i++)
+			count[src[i][byte] + 1]++;
+		for (int b = 0; b < 256; b++)
+			count[b + 1] += count[b];
+		for (size_t i = 0; i < n; i++)
+			memcpy(dst[count[src[i][byte]]++], src[i], 32);
+		uint8_t (*t)[32] = src;
+		src = dst;
+		dst = t;
+	}
+	/* four passes: the result is back in v */
+	for (size_t i = 1; i < n; i++) {
+		if (memcmp(v[i - 1], v[i], 32) <= 0)
+			continue;
+		uint8_t cur[32];
+		memcpy(cur, v[i], 32);
+		size_t j = i;
+		for (; j > 0 && memcmp(v[j - 1], cur, 32) > 0; j--)
+			memcpy(v[j], v[j - 1], 32);
+		memcpy(v[j], cur, 32);
+	}
 }
 
 /* Marks the batched data ids, sorted and without duplicates. */
@@ -96,7 +124,7 @@ static int mark_flush(struct prune *p)
 {
 	if (p->n_batch == 0)
 		return 0;
-	qsort(p->batch, p->n_batch, 32, id_cmp);
+	ids_sort(p->batch, p->batch + PRUNE_MARK_BATCH, p->n_batch);
 	size_t n = 1;
 	for (size_t i = 1; i < p->n_batch; i++)
 		if (memcmp(p->batch[i], p->batch[n - 1], 32))
@@ -108,7 +136,8 @@ static int mark_flush(struct prune *p)
 
 static int mark_data(struct prune *p, const uint8_t id[32])
 {
-	if (!p->batch && !(p->batch = malloc((size_t)PRUNE_MARK_BATCH * 32)))
+	/* the batch and, behind it, the sort's scratch space */
+	if (!p->batch && !(p->batch = malloc((size_t)PRUNE_MARK_BATCH * 2 * 32)))
 		return CAIRN_ENOMEM;
 	memcpy(p->batch[p->n_batch++], id, 32);
 	return p->n_batch == PRUNE_MARK_BATCH ? mark_flush(p) : 0;
@@ -318,11 +347,19 @@ static int batch_flush(struct index_batch *b)
 	return id_list_add(&b->p->written, id);
 }
 
-/* Moves the current pack's entries into the batch. */
+static int entry_off_cmp(const void *a, const void *b)
+{
+	const struct pack_entry *x = a, *y = b;
+	return (x->offset > y->offset) - (x->offset < y->offset);
+}
+
+/* Moves the current pack's entries into the batch, in offset order as in
+ * the pack. */
 static int batch_end_pack(struct index_batch *b)
 {
 	if (b->n_ents == 0)
 		return 0;
+	qsort(b->ents, b->n_ents, sizeof(*b->ents), entry_off_cmp);
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64;
 		struct repo_index_pack *v = realloc(b->packs, cap * sizeof(*v));

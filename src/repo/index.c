@@ -21,8 +21,9 @@
 struct index {
 	sqlite3 *db;
 	sqlite3_stmt *lookup, *add_pack, *get_pid, *add_blob, *add_file, *has_file;
-	sqlite3_stmt *mark;	/* prepared on first use (prune) */
+	sqlite3_stmt *mark, *mark_many;	/* prepared on first use (prune) */
 	pthread_mutex_t mu;	/* statements are shared: one user at a time */
+	uint64_t kept, kept_raw, kept_stored;	/* keeper sums of index_used_finish */
 	char *path;
 };
 
@@ -122,6 +123,7 @@ void index_free(struct index *ix)
 	sqlite3_finalize(ix->add_file);
 	sqlite3_finalize(ix->has_file);
 	sqlite3_finalize(ix->mark);
+	sqlite3_finalize(ix->mark_many);
 	sqlite3_close(ix->db);
 	pthread_mutex_destroy(&ix->mu);
 	free(ix->path);
@@ -347,17 +349,25 @@ int index_find_prefix(struct index *ix, const char *hexprefix, unsigned *ret_typ
 /* ---- prune support ------------------------------------------------------
  * Every table here is a TEMP table: no WAL writes, and SQLite spills it to
  * a temporary file past the cache size, so memory stays bounded.
- *   used(id, type)                        blobs the snapshots reference
- *   keep(id, type, pid, off, len, rawlen) the copy kept of each (lowest pid)
- *   drop(pid, repack)                     packs prune deletes or repacks
- * None has an index on pid and `blobs` has none either: what prune needs
- * per pack comes from one GROUP BY or one ordered scan, never from one
- * query per pack. */
+ *   used(id, type)               blobs the snapshots reference
+ *   unused(pid, id, type, len)   blob rows that are not keepers: not
+ *                                referenced, or a second copy (the keeper
+ *                                is the copy with the lowest pid)
+ *   drop_pack(pid, repack)       packs prune deletes or repacks
+ * Neither `blobs` nor these have an index on pid: what prune needs per pack
+ * comes from one merge of two scans in key order, a GROUP BY or one ordered
+ * scan, never from one query per pack. `unused` is small when little is
+ * garbage, which is the common case. */
+
+/* Rows per INSERT of index_used_mark_many: one statement step per row
+ * costs more than the insert itself. */
+#define INDEX_MARK_ROWS 64
 
 int index_used_reset(struct index *ix)
 {
+	ix->kept = ix->kept_raw = ix->kept_stored = 0;
 	return index_exec(ix, "DROP TABLE IF EXISTS temp.used; DROP TABLE IF EXISTS temp.keep;"
-			      "DROP TABLE IF EXISTS temp.drop_pack;"
+			      "DROP TABLE IF EXISTS temp.unused; DROP TABLE IF EXISTS temp.drop_pack;"
 			      "DROP TABLE IF EXISTS main.used; DROP TABLE IF EXISTS main.keep;"
 			      "CREATE TEMP TABLE used(id BLOB NOT NULL, type INTEGER NOT NULL,"
 			      " PRIMARY KEY(id, type)) WITHOUT ROWID;");
@@ -365,18 +375,28 @@ int index_used_reset(struct index *ix)
 
 int index_used_drop(struct index *ix)
 {
-	return index_exec(ix, "DROP TABLE IF EXISTS temp.used; DROP TABLE IF EXISTS temp.keep;"
+	return index_exec(ix, "DROP TABLE IF EXISTS temp.used; DROP TABLE IF EXISTS temp.unused;"
 			      "DROP TABLE IF EXISTS temp.drop_pack;");
 }
 
-/* Prepares the mark statement on first use; called with the lock held. */
+/* Prepares the mark statements on first use; called with the lock held. */
 static int index_mark_prepare(struct index *ix)
 {
 	if (ix->mark)
 		return 0;
+	char sql[64 + INDEX_MARK_ROWS * 16];
+	size_t n = (size_t)snprintf(sql, sizeof(sql), "INSERT OR IGNORE INTO used(id, type) VALUES");
+	for (int i = 1; i <= INDEX_MARK_ROWS; i++)
+		n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s(?%d, ?%d)", i > 1 ? "," : "", i,
+				      INDEX_MARK_ROWS + 1);
 	if (sqlite3_prepare_v3(ix->db, "INSERT OR IGNORE INTO used(id, type) VALUES(?1, ?2)", -1,
-			       SQLITE_PREPARE_PERSISTENT, &ix->mark, NULL) != SQLITE_OK)
+			       SQLITE_PREPARE_PERSISTENT, &ix->mark, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(ix->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ix->mark_many, NULL) !=
+		    SQLITE_OK) {
+		sqlite3_finalize(ix->mark);
+		ix->mark = NULL;
 		return index_err(ix, "prepare mark");
+	}
 	return 0;
 }
 
@@ -399,8 +419,20 @@ int index_used_mark_many(struct index *ix, unsigned type, const uint8_t (*ids)[3
 {
 	pthread_mutex_lock(&ix->mu);
 	int e = index_mark_prepare(ix);
-	sqlite3_bind_int(ix->mark, 2, (int)type);
-	for (size_t i = 0; e == 0 && i < n; i++) {
+	size_t i = 0;
+	if (e == 0)
+		sqlite3_bind_int(ix->mark_many, INDEX_MARK_ROWS + 1, (int)type);
+	for (; e == 0 && i + INDEX_MARK_ROWS <= n; i += INDEX_MARK_ROWS) {
+		for (int j = 0; j < INDEX_MARK_ROWS; j++)
+			sqlite3_bind_blob(ix->mark_many, j + 1, ids[i + (size_t)j], 32, SQLITE_STATIC);
+		int rc = sqlite3_step(ix->mark_many);
+		sqlite3_reset(ix->mark_many);
+		if (rc != SQLITE_DONE)
+			e = index_err(ix, "mark used");
+	}
+	if (e == 0)
+		sqlite3_bind_int(ix->mark, 2, (int)type);
+	for (; e == 0 && i < n; i++) {
 		sqlite3_bind_blob(ix->mark, 1, ids[i], 32, SQLITE_STATIC);
 		int rc = sqlite3_step(ix->mark);
 		sqlite3_reset(ix->mark);
@@ -411,32 +443,114 @@ int index_used_mark_many(struct index *ix, unsigned type, const uint8_t (*ids)[3
 	return e;
 }
 
+/* Orders (id, type) keys as the primary keys of blobs and used do. */
+static int key_cmp(const uint8_t *a, int ta, const uint8_t *b, int tb)
+{
+	int c = memcmp(a, b, 32);
+	return c ? c : (ta > tb) - (ta < tb);
+}
+
 int index_used_finish(struct index *ix, uint64_t *ret_used, uint64_t *ret_missing)
 {
-	/* used and blobs are both in (id, type) order: one pass, no sort; with
-	 * MIN(), the bare columns come from the row of the lowest pid */
-	int e = index_exec(ix, "DROP TABLE IF EXISTS temp.keep;"
-			       "CREATE TEMP TABLE keep(id BLOB NOT NULL, type INTEGER NOT NULL,"
-			       " pid INTEGER NOT NULL, off INTEGER NOT NULL, len INTEGER NOT NULL,"
-			       " rawlen INTEGER NOT NULL, PRIMARY KEY(id, type)) WITHOUT ROWID;"
-			       "INSERT INTO keep SELECT b.id, b.type, MIN(b.pid), b.off, b.len, b.rawlen"
-			       " FROM used u CROSS JOIN blobs b ON b.id = u.id AND b.type = u.type"
-			       " GROUP BY u.id, u.type;");
-	if (e < 0)
-		return e;
-	sqlite3_stmt *st;
+	sqlite3_stmt *sb = NULL, *su = NULL, *ins = NULL;
+	uint64_t used = 0, missing = 0, kept = 0, raw = 0, stored = 0;
+	int e, rb, ru;
 	pthread_mutex_lock(&ix->mu);
-	if (sqlite3_prepare_v2(ix->db, "SELECT (SELECT count(*) FROM used), (SELECT count(*) FROM keep)",
-			       -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
-		e = index_err(ix, "count used blobs");
-	} else {
-		uint64_t used = (uint64_t)sqlite3_column_int64(st, 0);
-		uint64_t kept = (uint64_t)sqlite3_column_int64(st, 1);
-		*ret_used = used;
-		*ret_missing = used > kept ? used - kept : 0;
+	ix->kept = ix->kept_raw = ix->kept_stored = 0;
+	e = index_exec_locked(ix, "DROP TABLE IF EXISTS temp.unused;"
+				  "CREATE TEMP TABLE unused(pid INTEGER NOT NULL, id BLOB NOT NULL,"
+				  " type INTEGER NOT NULL, len INTEGER NOT NULL,"
+				  " PRIMARY KEY(pid, id, type)) WITHOUT ROWID; BEGIN IMMEDIATE;");
+	if (e < 0)
+		goto out;
+	/* Both scans run in primary key order, (id, type[, pid]): a merge. */
+	if (sqlite3_prepare_v2(ix->db, "SELECT id, type, pid, len, rawlen FROM blobs"
+				       " ORDER BY id, type, pid", -1, &sb, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(ix->db, "SELECT id, type FROM used ORDER BY id, type", -1, &su,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(ix->db, "INSERT INTO unused(pid, id, type, len) VALUES(?1, ?2, ?3, ?4)",
+			       -1, &ins, NULL) != SQLITE_OK) {
+		e = index_err(ix, "prepare keepers");
+		goto rollback;
 	}
-	sqlite3_finalize(st);
+	uint8_t prev[32], uid[32];
+	int prev_type = -1, utype = 0, u_matched = 0;
+	ru = sqlite3_step(su);
+	if (ru == SQLITE_ROW) {
+		used++;
+		memcpy(uid, sqlite3_column_blob(su, 0), 32);
+		utype = sqlite3_column_int(su, 1);
+	}
+	while ((rb = sqlite3_step(sb)) == SQLITE_ROW) {
+		const uint8_t *id = sqlite3_column_blob(sb, 0);
+		if (!id || sqlite3_column_bytes(sb, 0) != 32)
+			continue;
+		int type = sqlite3_column_int(sb, 1);
+		while (ru == SQLITE_ROW && key_cmp(uid, utype, id, type) < 0) {
+			missing += !u_matched;
+			u_matched = 0;
+			ru = sqlite3_step(su);
+			if (ru == SQLITE_ROW) {
+				used++;
+				memcpy(uid, sqlite3_column_blob(su, 0), 32);
+				utype = sqlite3_column_int(su, 1);
+			}
+		}
+		int is_used = ru == SQLITE_ROW && key_cmp(uid, utype, id, type) == 0;
+		int first = prev_type < 0 || key_cmp(prev, prev_type, id, type) != 0;
+		memcpy(prev, id, 32);
+		prev_type = type;
+		if (is_used && first) {
+			u_matched = 1;
+			kept++;
+			stored += (uint64_t)sqlite3_column_int64(sb, 3);
+			raw += (uint64_t)sqlite3_column_int64(sb, 4);
+			continue;
+		}
+		sqlite3_bind_int64(ins, 1, sqlite3_column_int64(sb, 2));
+		sqlite3_bind_blob(ins, 2, id, 32, SQLITE_TRANSIENT);
+		sqlite3_bind_int(ins, 3, type);
+		sqlite3_bind_int64(ins, 4, sqlite3_column_int64(sb, 3));
+		int rc = sqlite3_step(ins);
+		sqlite3_reset(ins);
+		if (rc != SQLITE_DONE) {
+			e = index_err(ix, "record unused blob");
+			goto rollback;
+		}
+	}
+	if (rb != SQLITE_DONE) {
+		e = index_err(ix, "scan blobs");
+		goto rollback;
+	}
+	while (ru == SQLITE_ROW) {
+		missing += !u_matched;
+		u_matched = 0;
+		if ((ru = sqlite3_step(su)) == SQLITE_ROW)
+			used++;
+	}
+	if (ru != SQLITE_DONE) {
+		e = index_err(ix, "scan used blobs");
+		goto rollback;
+	}
+	sqlite3_finalize(sb);
+	sqlite3_finalize(su);
+	sqlite3_finalize(ins);
+	sb = su = ins = NULL;
+	e = index_exec_locked(ix, "COMMIT");
+	if (e < 0)
+		goto rollback;
+	ix->kept = kept;
+	ix->kept_raw = raw;
+	ix->kept_stored = stored;
+	*ret_used = used;
+	*ret_missing = missing;
+	goto out;
+rollback:
+	sqlite3_finalize(sb);
+	sqlite3_finalize(su);
+	sqlite3_finalize(ins);
+	sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
+out:
 	pthread_mutex_unlock(&ix->mu);
 	return e;
 }
@@ -447,15 +561,15 @@ int index_foreach_pack_usage(struct index *ix,
 	sqlite3_stmt *st;
 	int e = 0, rc;
 	pthread_mutex_lock(&ix->mu);
-	/* Two GROUP BYs (one sort each) instead of a join per pack. */
+	/* totals per pack minus the unused rows per pack (already in pid order) */
 	if (sqlite3_prepare_v2(ix->db,
 			       "WITH t AS (SELECT pid, SUM(len) AS bytes, COUNT(*) AS n FROM blobs"
-			       " GROUP BY pid), k AS (SELECT pid, SUM(len) AS bytes, COUNT(*) AS n"
-			       " FROM keep GROUP BY pid)"
-			       " SELECT p.id, p.size, COALESCE(k.bytes, 0), COALESCE(k.n, 0),"
-			       " COALESCE(t.bytes, 0) - COALESCE(k.bytes, 0),"
-			       " COALESCE(t.n, 0) - COALESCE(k.n, 0)"
-			       " FROM packs p LEFT JOIN t ON t.pid = p.pid LEFT JOIN k ON k.pid = p.pid"
+			       " GROUP BY pid), u AS (SELECT pid, SUM(len) AS bytes, COUNT(*) AS n"
+			       " FROM unused GROUP BY pid)"
+			       " SELECT p.id, p.size, COALESCE(t.bytes, 0) - COALESCE(u.bytes, 0),"
+			       " COALESCE(t.n, 0) - COALESCE(u.n, 0), COALESCE(u.bytes, 0),"
+			       " COALESCE(u.n, 0)"
+			       " FROM packs p LEFT JOIN t ON t.pid = p.pid LEFT JOIN u ON u.pid = p.pid"
 			       " ORDER BY p.pid",
 			       -1, &st, NULL) != SQLITE_OK) {
 		e = index_err(ix, "pack usage");
@@ -566,9 +680,11 @@ int index_foreach_repack_blob(struct index *ix,
 			      void *arg)
 {
 	return index_foreach_entry(ix,
-				   "SELECT p.id, p.size, k.type, k.id, k.off, k.len, k.rawlen"
-				   " FROM keep k JOIN drop_pack d ON d.pid = k.pid AND d.repack"
-				   " JOIN packs p ON p.pid = k.pid ORDER BY k.pid, k.off",
+				   "SELECT p.id, p.size, b.type, b.id, b.off, b.len, b.rawlen"
+				   " FROM blobs b JOIN drop_pack d ON d.pid = b.pid AND d.repack"
+				   " JOIN packs p ON p.pid = b.pid WHERE NOT EXISTS (SELECT 1 FROM"
+				   " unused x WHERE x.pid = b.pid AND x.id = b.id AND x.type = b.type)"
+				   " ORDER BY b.pid, b.off",
 				   "blobs to repack", fn, arg);
 }
 
@@ -581,7 +697,7 @@ int index_foreach_kept_entry(struct index *ix,
 				   "SELECT p.id, p.size, b.type, b.id, b.off, b.len, b.rawlen"
 				   " FROM blobs b JOIN packs p ON p.pid = b.pid"
 				   " WHERE b.pid NOT IN (SELECT pid FROM drop_pack)"
-				   " ORDER BY b.pid, b.off",
+				   " ORDER BY b.pid",
 				   "kept index entries", fn, arg);
 }
 
@@ -722,22 +838,12 @@ int index_pack_bytes(struct index *ix, uint64_t *ret)
 
 int index_used_sums(struct index *ix, uint64_t *ret_blobs, uint64_t *ret_raw, uint64_t *ret_stored)
 {
-	sqlite3_stmt *st;
-	int e = 0;
 	pthread_mutex_lock(&ix->mu);
-	if (sqlite3_prepare_v2(ix->db,
-			       "SELECT count(*), COALESCE(SUM(rawlen), 0), COALESCE(SUM(len), 0) FROM keep",
-			       -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
-		e = index_err(ix, "sum used blobs");
-	} else {
-		*ret_blobs = (uint64_t)sqlite3_column_int64(st, 0);
-		*ret_raw = (uint64_t)sqlite3_column_int64(st, 1);
-		*ret_stored = (uint64_t)sqlite3_column_int64(st, 2);
-	}
-	sqlite3_finalize(st);
+	*ret_blobs = ix->kept;
+	*ret_raw = ix->kept_raw;
+	*ret_stored = ix->kept_stored;
 	pthread_mutex_unlock(&ix->mu);
-	return e;
+	return 0;
 }
 
 int index_totals(struct index *ix, uint64_t *ret_packs, uint64_t *ret_pack_bytes,
