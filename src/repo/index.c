@@ -450,6 +450,21 @@ static int key_cmp(const uint8_t *a, int ta, const uint8_t *b, int tb)
 	return c ? c : (ta > tb) - (ta < tb);
 }
 
+/* Steps the scan of used to its next well-formed row and counts it. */
+static int used_next(sqlite3_stmt *su, uint64_t *count, uint8_t id[32], int *type)
+{
+	int rc;
+	while ((rc = sqlite3_step(su)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(su, 0) != 32)
+			continue;
+		memcpy(id, sqlite3_column_blob(su, 0), 32);
+		*type = sqlite3_column_int(su, 1);
+		(*count)++;
+		break;
+	}
+	return rc;
+}
+
 int index_used_finish(struct index *ix, uint64_t *ret_used, uint64_t *ret_missing)
 {
 	sqlite3_stmt *sb = NULL, *su = NULL, *ins = NULL;
@@ -475,12 +490,7 @@ int index_used_finish(struct index *ix, uint64_t *ret_used, uint64_t *ret_missin
 	}
 	uint8_t prev[32], uid[32];
 	int prev_type = -1, utype = 0, u_matched = 0;
-	ru = sqlite3_step(su);
-	if (ru == SQLITE_ROW) {
-		used++;
-		memcpy(uid, sqlite3_column_blob(su, 0), 32);
-		utype = sqlite3_column_int(su, 1);
-	}
+	ru = used_next(su, &used, uid, &utype);
 	while ((rb = sqlite3_step(sb)) == SQLITE_ROW) {
 		const uint8_t *id = sqlite3_column_blob(sb, 0);
 		if (!id || sqlite3_column_bytes(sb, 0) != 32)
@@ -489,12 +499,7 @@ int index_used_finish(struct index *ix, uint64_t *ret_used, uint64_t *ret_missin
 		while (ru == SQLITE_ROW && key_cmp(uid, utype, id, type) < 0) {
 			missing += !u_matched;
 			u_matched = 0;
-			ru = sqlite3_step(su);
-			if (ru == SQLITE_ROW) {
-				used++;
-				memcpy(uid, sqlite3_column_blob(su, 0), 32);
-				utype = sqlite3_column_int(su, 1);
-			}
+			ru = used_next(su, &used, uid, &utype);
 		}
 		int is_used = ru == SQLITE_ROW && key_cmp(uid, utype, id, type) == 0;
 		int first = prev_type < 0 || key_cmp(prev, prev_type, id, type) != 0;
@@ -525,8 +530,7 @@ int index_used_finish(struct index *ix, uint64_t *ret_used, uint64_t *ret_missin
 	while (ru == SQLITE_ROW) {
 		missing += !u_matched;
 		u_matched = 0;
-		if ((ru = sqlite3_step(su)) == SQLITE_ROW)
-			used++;
+		ru = used_next(su, &used, uid, &utype);
 	}
 	if (ru != SQLITE_DONE) {
 		e = index_err(ix, "scan used blobs");
