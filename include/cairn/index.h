@@ -106,9 +106,13 @@ int index_foreach_kept_entry(struct index *ix,
 int index_foreach_dropped_pack(struct index *ix,
 			       int (*fn)(void *arg, const uint8_t pack_id[32], uint64_t size),
 			       void *arg);
-/* After prune deleted them: removes the dropped packs from the cache and
- * records files[] as the only index files it holds, in one transaction. */
-int index_drop_apply(struct index *ix, const uint8_t (*files)[32], size_t n_files);
+/* 1 when the pack is to be dropped (index_drop_pack), 0 when not. */
+int index_pack_dropped(struct index *ix, const uint8_t pack_id[32]);
+/* After prune deleted them: removes the dropped packs from the cache, the
+ * removed index files from its list and adds the added ones, in one
+ * transaction. */
+int index_drop_apply(struct index *ix, const uint8_t (*added)[32], size_t n_added,
+		     const uint8_t (*removed)[32], size_t n_removed);
 /* After index_used_finish: count, plaintext bytes and stored bytes of the
  * used blobs (one copy each). */
 int index_used_sums(struct index *ix, uint64_t *ret_blobs, uint64_t *ret_raw, uint64_t *ret_stored);

@@ -6,6 +6,7 @@
 #include "cairn/compress.h"
 #include "cairn/idlist.h"
 #include "cairn/index.h"
+#include "cairn/indexfile.h"
 #include "cairn/log.h"
 #include "cairn/repo.h"
 #include "cairn/saver.h"
@@ -65,7 +66,8 @@ struct prune {
 	struct buf blob;
 	long kill_at, events;
 	uint64_t dropped;		/* indexed packs deleted or repacked */
-	struct id_list orphans, written;
+	struct id_list orphans, written, removed;	/* packs; index files */
+	struct id_list affected;	/* old index files that name a dropped pack */
 	uint8_t (*batch)[32];		/* data ids not yet marked */
 	size_t n_batch;
 	char (*del)[96];		/* object names not yet deleted */
@@ -433,15 +435,21 @@ static int del_queue(struct prune *p, const char *name)
 	return p->n_del == p->cap_del ? del_flush(p) : 0;
 }
 
+static int del_index_file(struct prune *p, const uint8_t id[32])
+{
+	char name[96];
+	repo_file_name(REPO_FILE_INDEX, id, name, sizeof(name));
+	p->st->index_files_removed++;
+	int e = id_list_add(&p->removed, id);
+	return e < 0 ? e : del_queue(p, name);
+}
+
 static int old_index_cb(void *arg, const uint8_t id[32])
 {
 	struct prune *p = arg;
 	if (id_list_has(&p->written, id))
 		return 0;
-	char name[96];
-	repo_file_name(REPO_FILE_INDEX, id, name, sizeof(name));
-	p->st->index_files_removed++;
-	return del_queue(p, name);
+	return del_index_file(p, id);
 }
 
 static int del_pack(struct prune *p, const uint8_t id[32])
@@ -455,6 +463,88 @@ static int dropped_pack_cb(void *arg, const uint8_t id[32], uint64_t size)
 {
 	(void)size;
 	return del_pack(arg, id);
+}
+
+/* Reading the old index files: which name a dropped pack, and the other
+ * packs of those that do. */
+struct affected_scan {
+	struct prune *p;
+	struct index_batch *b;
+	int hit;
+};
+
+static int affected_pack_cb(void *arg, const uint8_t pack_id[32], uint64_t pack_size,
+			    const struct pack_entry *en, size_t n)
+{
+	struct affected_scan *a = arg;
+	(void)pack_size;
+	(void)en;
+	(void)n;
+	int d = index_pack_dropped(a->p->ix, pack_id);
+	if (d > 0)
+		a->hit = 1;
+	return d < 0 ? d : 0;
+}
+
+static int survivor_pack_cb(void *arg, const uint8_t pack_id[32], uint64_t pack_size,
+			    const struct pack_entry *en, size_t n)
+{
+	struct affected_scan *a = arg;
+	int d = index_pack_dropped(a->p->ix, pack_id);
+	if (d != 0)
+		return d < 0 ? d : 0;
+	for (size_t i = 0; i < n; i++) {
+		int e = kept_entry_cb(a->b, pack_id, pack_size, &en[i]);
+		if (e < 0)
+			return e;
+	}
+	return batch_end_pack(a->b);
+}
+
+static int list_index_cb(void *arg, const uint8_t id[32])
+{
+	return id_list_add(arg, id);
+}
+
+/* Writes the packs that stay of every index file naming a dropped pack
+ * into new index files and lists those old files in p->affected. *ret_full
+ * is set when an index file cannot be read: the caller then writes the
+ * whole index from the cache instead. */
+static int rewrite_affected(struct prune *p, struct index_batch *b, int *ret_full)
+{
+	struct id_list files = { 0 };
+	struct buf plain = BUF_INIT;
+	/* listed first: the new files go into the same folder */
+	int e = repo_file_list(p->r, REPO_FILE_INDEX, list_index_cb, &files);
+	for (size_t i = 0; e == 0 && i < files.n; i++) {
+		if (id_list_has(&p->written, files.v[i]))
+			continue;
+		struct affected_scan a = { .p = p, .b = b };
+		buf_reset(&plain);
+		e = repo_file_load(p->r, REPO_FILE_INDEX, files.v[i], &plain);
+		if (e == 0)
+			e = indexfile_decode(plain.data, plain.len, affected_pack_cb, &a);
+		if (e == CAIRN_ECORRUPT || e == CAIRN_ENOTFOUND) {
+			/* what was batched would be written again: start over */
+			for (size_t j = 0; j < b->n; j++)
+				free(b->packs[j].entries);
+			b->n = b->blobs = b->n_ents = 0;
+			p->affected.n = 0;
+			*ret_full = 1;
+			e = 0;
+			break;
+		}
+		if (e == 0 && a.hit) {
+			e = indexfile_decode(plain.data, plain.len, survivor_pack_cb, &a);
+			if (e == 0)
+				e = id_list_add(&p->affected, files.v[i]);
+		}
+	}
+	if (e == 0 && !*ret_full)
+		e = batch_flush(b);
+	id_list_free(&files);
+	buf_free(&plain);
+	return e;
 }
 
 /* Rewrites the index without the dropped packs, then deletes them
@@ -488,12 +578,19 @@ static int prune_rewrite(struct prune *p)
 			    (unsigned long long)p->st->packs_repacked, t1 - t0);
 		t0 = t1;
 	}
-	/* 2. a complete new index: every pack that stays (incl. the new ones) */
-	e = index_foreach_kept_entry(p->ix, kept_entry_cb, &b);
-	if (e == 0)
-		e = batch_end_pack(&b);
-	if (e == 0)
-		e = batch_flush(&b);
+	/* 2. a complete new index: the index files that name a dropped pack are
+	 * replaced by new ones with their other packs; the rest stay */
+	int full = 0;
+	e = rewrite_affected(p, &b, &full);
+	if (e == 0 && full) {
+		/* an index file did not read: rewrite everything from the cache */
+		log_verbose("prune: rewriting the whole index");
+		e = index_foreach_kept_entry(p->ix, kept_entry_cb, &b);
+		if (e == 0)
+			e = batch_end_pack(&b);
+		if (e == 0)
+			e = batch_flush(&b);
+	}
 	if (e < 0)
 		goto out;
 	t1 = mono_s();
@@ -501,7 +598,10 @@ static int prune_rewrite(struct prune *p)
 		    (unsigned long long)p->st->index_files_written, t1 - t0);
 	t0 = t1;
 	/* 3. then the old index files go, durably before any pack */
-	e = repo_file_list(r, REPO_FILE_INDEX, old_index_cb, p);
+	if (full)
+		e = repo_file_list(r, REPO_FILE_INDEX, old_index_cb, p);
+	for (size_t i = 0; e == 0 && !full && i < p->affected.n; i++)
+		e = del_index_file(p, p->affected.v[i]);
 	if (e == 0)
 		e = del_flush(p);
 	if (e < 0)
@@ -512,8 +612,9 @@ static int prune_rewrite(struct prune *p)
 		e = del_flush(p);
 	if (e < 0)
 		goto out;
-	/* the cache drops the same packs and now knows only the new index files */
-	e = index_drop_apply(p->ix, (const uint8_t(*)[32])p->written.v, p->written.n);
+	/* the cache drops the same packs and the same index files */
+	e = index_drop_apply(p->ix, (const uint8_t(*)[32])p->written.v, p->written.n,
+			     (const uint8_t(*)[32])p->removed.v, p->removed.n);
 	log_verbose("prune: deleted old index files and packs in %.3f s", mono_s() - t0);
 out:
 	saver_ctx_free(rc.sc);
@@ -593,6 +694,8 @@ out:
 	index_used_drop(p.ix);
 	id_list_free(&p.orphans);
 	id_list_free(&p.written);
+	id_list_free(&p.removed);
+	id_list_free(&p.affected);
 	free(p.batch);
 	buf_free(&p.blob);
 	decompressor_free(p.d);

@@ -21,7 +21,7 @@
 struct index {
 	sqlite3 *db;
 	sqlite3_stmt *lookup, *add_pack, *get_pid, *add_blob, *add_file, *has_file;
-	sqlite3_stmt *mark, *mark_many;	/* prepared on first use (prune) */
+	sqlite3_stmt *mark, *mark_many, *dropped;	/* prepared on first use (prune) */
 	pthread_mutex_t mu;	/* statements are shared: one user at a time */
 	uint64_t kept, kept_raw, kept_stored;	/* keeper sums of index_used_finish */
 	char *path;
@@ -124,6 +124,7 @@ void index_free(struct index *ix)
 	sqlite3_finalize(ix->has_file);
 	sqlite3_finalize(ix->mark);
 	sqlite3_finalize(ix->mark_many);
+	sqlite3_finalize(ix->dropped);
 	sqlite3_close(ix->db);
 	pthread_mutex_destroy(&ix->mu);
 	free(ix->path);
@@ -365,7 +366,11 @@ int index_find_prefix(struct index *ix, const char *hexprefix, unsigned *ret_typ
 
 int index_used_reset(struct index *ix)
 {
+	pthread_mutex_lock(&ix->mu);
 	ix->kept = ix->kept_raw = ix->kept_stored = 0;
+	sqlite3_finalize(ix->dropped);	/* it reads drop_pack, dropped here */
+	ix->dropped = NULL;
+	pthread_mutex_unlock(&ix->mu);
 	return index_exec(ix, "DROP TABLE IF EXISTS temp.used; DROP TABLE IF EXISTS temp.keep;"
 			      "DROP TABLE IF EXISTS temp.unused; DROP TABLE IF EXISTS temp.drop_pack;"
 			      "DROP TABLE IF EXISTS main.used; DROP TABLE IF EXISTS main.keep;"
@@ -375,6 +380,10 @@ int index_used_reset(struct index *ix)
 
 int index_used_drop(struct index *ix)
 {
+	pthread_mutex_lock(&ix->mu);
+	sqlite3_finalize(ix->dropped);	/* it reads drop_pack */
+	ix->dropped = NULL;
+	pthread_mutex_unlock(&ix->mu);
 	return index_exec(ix, "DROP TABLE IF EXISTS temp.used; DROP TABLE IF EXISTS temp.unused;"
 			      "DROP TABLE IF EXISTS temp.drop_pack;");
 }
@@ -741,42 +750,82 @@ int index_foreach_dropped_pack(struct index *ix,
 	return e;
 }
 
-int index_drop_apply(struct index *ix, const uint8_t (*files)[32], size_t n_files)
+int index_pack_dropped(struct index *ix, const uint8_t pack_id[32])
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
+	int e;
+	pthread_mutex_lock(&ix->mu);
+	e = 0;
+	if (!ix->dropped) {
+		e = index_exec_locked(ix, "CREATE TEMP TABLE IF NOT EXISTS drop_pack(pid INTEGER"
+					  " PRIMARY KEY, repack INTEGER NOT NULL)");
+		if (e == 0 && sqlite3_prepare_v3(ix->db, "SELECT 1 FROM packs p JOIN drop_pack d ON"
+							 " d.pid = p.pid WHERE p.id = ?1", -1,
+						 SQLITE_PREPARE_PERSISTENT, &ix->dropped,
+						 NULL) != SQLITE_OK)
+			e = index_err(ix, "find dropped pack");
+	}
+	if (e == 0) {
+		st = ix->dropped;
+		sqlite3_bind_blob(st, 1, pack_id, 32, SQLITE_STATIC);
+		int rc = sqlite3_step(st);
+		e = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : index_err(ix, "find dropped pack");
+		sqlite3_reset(st);
+	}
+	pthread_mutex_unlock(&ix->mu);
+	return e;
+}
+
+/* Binds each id to st (one parameter) and steps it. */
+static int index_step_ids(struct index *ix, sqlite3_stmt *st, const uint8_t (*ids)[32], size_t n,
+			  const char *what)
+{
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_blob(st, 1, ids[i], 32, SQLITE_STATIC);
+		int rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc != SQLITE_DONE)
+			return index_err(ix, what);
+	}
+	return 0;
+}
+
+int index_drop_apply(struct index *ix, const uint8_t (*added)[32], size_t n_added,
+		     const uint8_t (*removed)[32], size_t n_removed)
+{
+	sqlite3_stmt *ins = NULL, *del = NULL;
 	int e;
 	pthread_mutex_lock(&ix->mu);
 	e = index_exec_locked(ix, "CREATE TEMP TABLE IF NOT EXISTS drop_pack(pid INTEGER"
 				  " PRIMARY KEY, repack INTEGER NOT NULL);"
 				  "BEGIN IMMEDIATE;"
 				  "DELETE FROM blobs WHERE pid IN (SELECT pid FROM drop_pack);"
-				  "DELETE FROM packs WHERE pid IN (SELECT pid FROM drop_pack);"
-				  "DELETE FROM files;");
+				  "DELETE FROM packs WHERE pid IN (SELECT pid FROM drop_pack);");
 	if (e < 0)
 		goto fail;
-	if (sqlite3_prepare_v2(ix->db, "INSERT OR IGNORE INTO files(id) VALUES(?1)", -1, &st,
-			       NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(ix->db, "INSERT OR IGNORE INTO files(id) VALUES(?1)", -1, &ins,
+			       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(ix->db, "DELETE FROM files WHERE id = ?1", -1, &del, NULL) !=
+		    SQLITE_OK) {
 		e = index_err(ix, "record index files");
 		goto fail;
 	}
-	for (size_t i = 0; i < n_files; i++) {
-		sqlite3_bind_blob(st, 1, files[i], 32, SQLITE_STATIC);
-		int rc = sqlite3_step(st);
-		sqlite3_reset(st);
-		if (rc != SQLITE_DONE) {
-			e = index_err(ix, "record index files");
-			goto fail;
-		}
-	}
-	sqlite3_finalize(st);
-	st = NULL;
+	e = index_step_ids(ix, del, removed, n_removed, "forget index files");
+	if (e == 0)
+		e = index_step_ids(ix, ins, added, n_added, "record index files");
+	if (e < 0)
+		goto fail;
+	sqlite3_finalize(ins);
+	sqlite3_finalize(del);
+	ins = del = NULL;
 	e = index_exec_locked(ix, "COMMIT");
 	if (e < 0)
 		goto fail;
 	pthread_mutex_unlock(&ix->mu);
 	return 0;
 fail:
-	sqlite3_finalize(st);
+	sqlite3_finalize(ins);
+	sqlite3_finalize(del);
 	sqlite3_exec(ix->db, "ROLLBACK", NULL, NULL, NULL);
 	pthread_mutex_unlock(&ix->mu);
 	return e;

@@ -206,14 +206,19 @@ static void test_prune_support(const char *path)
 	ok(index_foreach_dropped_pack(ix, count_pack, &dropped) == 0 && dropped == 2,
 	   "two dropped packs");
 	ok(index_add_file(ix, missing) == 0, "an old index file is recorded");
-	ok(index_drop_apply(ix, (const uint8_t(*)[32])f, 1) == 0, "apply");
+	ok(index_pack_dropped(ix, p0) == 1 && index_pack_dropped(ix, p1) == 1 &&
+		   index_pack_dropped(ix, p2) == 0,
+	   "index_pack_dropped tells dropped packs");
+	ok(index_add_file(ix, p2) == 0, "an index file that stays is recorded");
+	ok(index_drop_apply(ix, (const uint8_t(*)[32])f, 1, (const uint8_t(*)[32])missing, 1) == 0,
+	   "apply");
 	uint64_t nb = 0, np = 0;
 	ok(index_counts(ix, &nb, &np) == 0 && nb == 2 && np == 1, "the cache holds pack 2 only");
 	ok(index_lookup(ix, e0[0].type, e0[0].id, NULL) == 0 &&
 		   index_lookup(ix, e1[0].type, e1[0].id, NULL) == CAIRN_ENOTFOUND,
 	   "the second copy is found, pack 1's blobs are gone");
-	ok(index_has_file(ix, f) == 1 && index_has_file(ix, missing) == 0,
-	   "the cache lists only the new index file");
+	ok(index_has_file(ix, f) == 1 && index_has_file(ix, missing) == 0 && index_has_file(ix, p2) == 1,
+	   "the cache lists the new index file and the one that stays, not the removed one");
 	ok(index_used_drop(ix) == 0, "drop the marking tables");
 	index_free(ix);
 }
