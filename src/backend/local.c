@@ -297,10 +297,10 @@ static int local_del(void *impl, const char *name)
 	return ret;
 }
 
-/* Unlinks every object first and fsyncs each folder once afterwards: the
- * first fsync commits the file system's journal with all the unlinks in
- * it, so n deletions cost about one fsync instead of n. */
-static int local_del_many(void *impl, const char *const *names, size_t n)
+/* Unlinks every object first and fsyncs each folder once afterwards (not
+ * at all with BACKEND_DEL_LAZY): n deletions in one folder cost one fsync
+ * instead of n. */
+static int local_del_many(void *impl, const char *const *names, size_t n, unsigned flags)
 {
 	struct local *l = impl;
 	char **paths = calloc(n ? n : 1, sizeof(*paths));
@@ -319,7 +319,7 @@ static int local_del_many(void *impl, const char *const *names, size_t n)
 		*strrchr(paths[i], '/') = 0;
 	}
 	/* folders in the order met; a repeat of the previous one is skipped */
-	for (size_t i = 0; i < n && paths[i]; i++) {
+	for (size_t i = 0; !(flags & BACKEND_DEL_LAZY) && i < n && paths[i]; i++) {
 		if (i && !strcmp(paths[i], paths[i - 1]))
 			continue;
 		int e = fsync_dir(paths[i]);

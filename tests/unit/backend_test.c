@@ -230,6 +230,11 @@ static void test_objects(struct backend *b, const char *root)
 	backend_list(b, "data/", list_cb, &l);
 	is_int(l.n, 2, "and nothing else");
 	is_int(backend_del_many(b, many, 0), 0, "del_many of nothing");
+	ok(backend_put(b, "data/c3/c301", "x", 1) == 0 &&
+		   backend_del_many_flags(b, (const char *const[]){ "data/c3/c301" }, 1,
+					  BACKEND_DEL_LAZY) == 0 &&
+		   backend_stat(b, "data/c3/c301", NULL) == CAIRN_ENOTFOUND,
+	   "lazy del_many deletes too");
 
 	/* Overwrite. */
 	ok(backend_put(b, "config", "new content", 11) == 0, "overwrite config");
