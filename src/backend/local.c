@@ -423,6 +423,41 @@ static int local_del(void *impl, const char *name)
 	return ret;
 }
 
+/* Unlinks every object first and fsyncs each folder once afterwards (not
+ * at all with BACKEND_DEL_LAZY): n deletions in one folder cost one fsync
+ * instead of n. */
+static int local_del_many(void *impl, const char *const *names, size_t n, unsigned flags)
+{
+	struct local *l = impl;
+	char **paths = calloc(n ? n : 1, sizeof(*paths));
+	int ret = 0;
+	if (!paths)
+		return CAIRN_ENOMEM;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		if (!(paths[i] = local_path(l, names[i]))) {
+			ret = CAIRN_ENOMEM;
+			break;
+		}
+		if (unlink(paths[i]) < 0 && errno != ENOENT) {
+			ret = cairn_from_errno(errno);
+			log_error("cannot delete %s: %s", paths[i], strerror(errno));
+		}
+		*strrchr(paths[i], '/') = 0;
+	}
+	/* folders in the order met; a repeat of the previous one is skipped */
+	for (size_t i = 0; !(flags & BACKEND_DEL_LAZY) && i < n && paths[i]; i++) {
+		if (i && !strcmp(paths[i], paths[i - 1]))
+			continue;
+		int e = fsync_dir(paths[i]);
+		if (e < 0 && ret == 0)
+			ret = e;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	return ret;
+}
+
 static void local_free(void *impl)
 {
 	struct local *l = impl;
@@ -447,6 +482,7 @@ static const struct backend_ops local_ops = {
 	.list = local_list,
 	.del = local_del,
 	.free = local_free,
+	.del_many = local_del_many,
 };
 
 int backend_local_open(const char *root, int create, struct backend **ret)

@@ -1382,8 +1382,9 @@ out:
 	return e;
 }
 
-static int s3_del_many(void *impl, const char *const *names, size_t n)
+static int s3_del_many(void *impl, const char *const *names, size_t n, unsigned flags)
 {
+	(void)flags;	/* a DELETE that S3 answered is durable */
 	for (size_t i = 0; i < n; i += S3_DELETE_BATCH) {
 		int e = s3_del_batch(impl, names + i, CAIRN_MIN(n - i, (size_t)S3_DELETE_BATCH));
 		if (e < 0)

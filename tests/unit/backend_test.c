@@ -216,6 +216,26 @@ static void test_objects(struct backend *b, const char *root)
 	backend_list(b, "data/", list_cb, &l);
 	is_int(l.n, 2, "list no longer shows it");
 
+	/* Delete many: across folders, a missing name is not an error. */
+	ok(backend_put(b, "data/c1/c101", "x", 1) == 0 && backend_put(b, "data/c1/c102", "y", 1) == 0 &&
+		   backend_put(b, "data/c2/c201", "z", 1) == 0,
+	   "three objects in two folders");
+	const char *const many[] = { "data/c1/c101", "data/c1/missing", "data/c2/c201", "data/c1/c102" };
+	is_int(backend_del_many(b, many, 4), 0, "del_many of 4 names (one missing)");
+	ok(backend_stat(b, "data/c1/c101", NULL) == CAIRN_ENOTFOUND &&
+		   backend_stat(b, "data/c1/c102", NULL) == CAIRN_ENOTFOUND &&
+		   backend_stat(b, "data/c2/c201", NULL) == CAIRN_ENOTFOUND,
+	   "del_many removed all three");
+	memset(&l, 0, sizeof(l));
+	backend_list(b, "data/", list_cb, &l);
+	is_int(l.n, 2, "and nothing else");
+	is_int(backend_del_many(b, many, 0), 0, "del_many of nothing");
+	ok(backend_put(b, "data/c3/c301", "x", 1) == 0 &&
+		   backend_del_many_flags(b, (const char *const[]){ "data/c3/c301" }, 1,
+					  BACKEND_DEL_LAZY) == 0 &&
+		   backend_stat(b, "data/c3/c301", NULL) == CAIRN_ENOTFOUND,
+	   "lazy del_many deletes too");
+
 	/* Overwrite. */
 	ok(backend_put(b, "config", "new content", 11) == 0, "overwrite config");
 	buf_reset(&out);
