@@ -43,6 +43,25 @@ void archiver_free(struct archiver *a);
 /* Replaces the done callback (before any file is queued). */
 void archiver_set_done(struct archiver *a, archiver_done_fn done, void *arg);
 
+/* Cuts what is read from now on with half the repository's chunk sizes
+ * (defaults: 1/4/32 KiB), for database dumps: PostgreSQL moves updated
+ * rows, so an hourly dump's changes are scattered and smaller chunks
+ * share more (measured on 24 hourly pg_dumps: 11 % fewer bytes added per
+ * hour, 12 % more for the first dump; bench/RESULTS.md). Call before any
+ * chunk is cut: from the observer (it sees the first bytes before a cut)
+ * or before queueing data. The snapshot records the sizes used. Does
+ * nothing when half the sizes would be below the chunker's limits.
+ * 0, or CAIRN_ENOMEM. */
+int archiver_use_dump_chunker(struct archiver *a);
+
+/* The compression dictionary of the backup series (compress.h): dict is
+ * the parent snapshot's (NULL: none). When it loads, new data blobs are
+ * compressed with it; otherwise (reported as a warning when dict was
+ * given) a sample of the new data trains one at archiver_commit. Either
+ * way the snapshot records it (snapshot.dict) for the next backup. Call
+ * before queueing data. 0, or CAIRN_ENOMEM. */
+int archiver_set_dict(struct archiver *a, const uint8_t *dict);
+
 /* Sees the bytes of every file as they are read, in order, from the
  * reading (calling) thread, before they are chunked (holes of sparse files
  * are not passed). For checks while streaming (dumpcheck.h). */

@@ -49,8 +49,12 @@ struct backend_ops {
 	/* Releases the implementation. */
 	void (*free)(void *impl);
 	/* Optional: removes n objects at once (missing ones are not an error).
-	 * NULL: backend_del_many() calls del for each. */
-	int (*del_many)(void *impl, const char *const *names, size_t n);
+	 * NULL: backend_del_many() calls del for each. flags: BACKEND_DEL_*. */
+	int (*del_many)(void *impl, const char *const *names, size_t n, unsigned flags);
+	/* Optional: a hint that [off, off + len) of name will be read soon,
+	 * so the backend may start reading it now (S3: in the background).
+	 * Never fails; the later get reports any error. NULL: no read-ahead. */
+	void (*prefetch)(void *impl, const char *name, uint64_t off, size_t len);
 };
 
 struct backend {
@@ -146,18 +150,45 @@ static inline int backend_del(struct backend *b, const char *name)
 	return b->ops->del(b->impl, name);
 }
 
-/* Removes n objects; missing ones are not an error. Returns 0 or the
- * first error (logged). */
-static inline int backend_del_many(struct backend *b, const char *const *names, size_t n)
+/* del_many flag: the deletions need not be durable when the call returns
+ * (the local backend does not sync the folders). For objects whose return
+ * after a crash is harmless, such as packs no index file names any more. */
+#define BACKEND_DEL_LAZY 1u
+
+/* Removes n objects; missing ones are not an error. Durable when it
+ * returns unless flags has BACKEND_DEL_LAZY. Returns 0 or the first error
+ * (logged). */
+static inline int backend_del_many_flags(struct backend *b, const char *const *names, size_t n,
+					 unsigned flags)
 {
 	if (b->ops->del_many)
-		return b->ops->del_many(b->impl, names, n);
+		return b->ops->del_many(b->impl, names, n, flags);
 	for (size_t i = 0; i < n; i++) {
 		int e = b->ops->del(b->impl, names[i]);
 		if (e < 0 && e != CAIRN_ENOTFOUND)
 			return e;
 	}
 	return 0;
+}
+
+/* backend_del_many_flags with no flags: durable. */
+static inline int backend_del_many(struct backend *b, const char *const *names, size_t n)
+{
+	return backend_del_many_flags(b, names, n, 0);
+}
+
+/* Does the backend read ahead on hints (backend_prefetch)? */
+static inline int backend_can_prefetch(const struct backend *b)
+{
+	return b->ops->prefetch != NULL;
+}
+
+/* Hints that [off, off + len) of name will be read soon; does nothing on
+ * backends without read-ahead. */
+static inline void backend_prefetch(struct backend *b, const char *name, uint64_t off, size_t len)
+{
+	if (b->ops->prefetch)
+		b->ops->prefetch(b->impl, name, off, len);
 }
 
 /* How many requests the backend wants in flight at once (at least 1). */

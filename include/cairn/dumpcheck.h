@@ -85,6 +85,10 @@ void dumpcheck_expect(struct dumpcheck *dc, enum dumpcheck_format format);
  * Never fails: problems are remembered for dumpcheck_finish. */
 void dumpcheck_feed(struct dumpcheck *dc, const void *data, size_t len);
 
+/* The format recognised so far: DUMPCHECK_UNKNOWN until the first 256
+ * bytes (or the whole, shorter, stream) have been fed, then the format. */
+enum dumpcheck_format dumpcheck_format_seen(const struct dumpcheck *dc);
+
 /* The stream has ended: fills *ret with the verdict. Returns 0 when the
  * status is VERIFIED or UNCHECKED, CAIRN_ECORRUPT when it is FAILED.
  * Call once; the context can only be freed afterwards. */

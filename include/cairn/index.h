@@ -70,17 +70,23 @@ int index_find_prefix(struct index *ix, const char *hexprefix, unsigned *ret_typ
 		      uint8_t ret_id[32]);
 
 /* ---- prune: blobs in use ----
- * A table `used` in the cache marks blobs referenced by snapshots, so
- * marking a repository's blobs costs disk, not memory. After marking,
- * index_used_finish picks one keeper copy per used blob (the copy in the
- * oldest pack row) for the per-pack accounting. */
+ * TEMP tables in the cache mark blobs referenced by snapshots, so marking a
+ * repository's blobs costs disk, not memory (SQLite spills them to a
+ * temporary file past its cache size). After marking, index_used_finish
+ * picks one keeper copy per used blob (the copy in the oldest pack row) for
+ * the per-pack accounting. */
 
-/* Starts marking (empties the table). */
+/* Starts marking (empties the tables). */
 int index_used_reset(struct index *ix);
+/* Marks every blob of that type (prune keeps all dictionaries). */
+int index_used_mark_type(struct index *ix, unsigned type);
 /* Drops the marking tables. */
 int index_used_drop(struct index *ix);
 /* 1 when (type, id) was not marked yet (it is now), 0 when it was, <0 error. */
 int index_used_mark(struct index *ix, unsigned type, const uint8_t id[32]);
+/* Marks n ids of one type without saying which were new (faster in id
+ * order). 0 or <0 error. */
+int index_used_mark_many(struct index *ix, unsigned type, const uint8_t (*ids)[32], size_t n);
 /* Chooses keepers; counts used blobs and used blobs that are not indexed. */
 int index_used_finish(struct index *ix, uint64_t *ret_used, uint64_t *ret_missing);
 
@@ -91,12 +97,36 @@ struct index_pack_usage {
 	uint64_t unused_bytes, unused_blobs;	/* unreferenced or duplicate copies */
 };
 
-/* Calls fn for every indexed pack with its usage (after index_used_finish). */
+/* Calls fn for every indexed pack with its usage (after index_used_finish),
+ * in pack row order. fn may call index_drop_pack. */
 int index_foreach_pack_usage(struct index *ix,
 			     int (*fn)(void *arg, const struct index_pack_usage *u), void *arg);
-/* Calls fn for the blobs of a pack (only keeper copies when keepers_only). */
-int index_foreach_pack_blob(struct index *ix, const uint8_t pack_id[32], int keepers_only,
-			    int (*fn)(void *arg, const struct pack_entry *e), void *arg);
+/* Records that prune deletes the pack (repack: after storing its keepers
+ * again). 0 or <0 error; an unknown pack is ignored. */
+int index_drop_pack(struct index *ix, const uint8_t pack_id[32], int repack);
+/* Calls fn for each keeper blob of the packs to repack, pack by pack in
+ * offset order. */
+int index_foreach_repack_blob(struct index *ix,
+			      int (*fn)(void *arg, const uint8_t pack_id[32], uint64_t pack_size,
+					const struct pack_entry *en),
+			      void *arg);
+/* Calls fn for every blob entry of every pack that is not dropped, pack by
+ * pack (all entries of a pack in a row, in no particular order). */
+int index_foreach_kept_entry(struct index *ix,
+			     int (*fn)(void *arg, const uint8_t pack_id[32], uint64_t pack_size,
+				       const struct pack_entry *en),
+			     void *arg);
+/* Calls fn for every dropped pack. */
+int index_foreach_dropped_pack(struct index *ix,
+			       int (*fn)(void *arg, const uint8_t pack_id[32], uint64_t size),
+			       void *arg);
+/* 1 when the pack is to be dropped (index_drop_pack), 0 when not. */
+int index_pack_dropped(struct index *ix, const uint8_t pack_id[32]);
+/* After prune deleted them: removes the dropped packs from the cache, the
+ * removed index files from its list and adds the added ones, in one
+ * transaction. */
+int index_drop_apply(struct index *ix, const uint8_t (*added)[32], size_t n_added,
+		     const uint8_t (*removed)[32], size_t n_removed);
 /* After index_used_finish: count, plaintext bytes and stored bytes of the
  * used blobs (one copy each). */
 int index_used_sums(struct index *ix, uint64_t *ret_blobs, uint64_t *ret_raw, uint64_t *ret_stored);

@@ -9,8 +9,13 @@
  *
  * Reads fetch only the chunks covering the requested range (the chunk
  * list is walked with idlist_reader_seek); opened blobs are kept in an LRU
- * cache of `cache_bytes`; sequential reads trigger read-ahead of the next
- * chunks on background threads. The FUSE loop is multi-threaded.
+ * cache of `cache_bytes`. Sequential reads trigger read-ahead: the next
+ * chunks (a window growing to 16 MiB, at most cache_bytes / 4; claims in
+ * flight at most cache_bytes / 2) are located in batches and loaded,
+ * decrypted and re-hashed on one worker thread per CPU; a chunk streamed
+ * through this way leaves the cache once read (drop-behind), so a long
+ * sequential read does not push out what random reads cached. The FUSE
+ * loop is multi-threaded.
  */
 #ifndef CAIRN_MOUNTER_H
 #define CAIRN_MOUNTER_H

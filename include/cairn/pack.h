@@ -3,7 +3,8 @@
  *
  * Layout: blob_0 || ... || blob_n-1 || sealed header || u32le header length.
  * Each blob is sealed (crypto.h) with additional data "cairn-blob" || type ||
- * id; its plaintext is one flag byte (0 raw, 1 zstd) and the payload. The
+ * id; its plaintext is one flag byte (0 raw, 1 zstd, 2 zstd with a
+ * dictionary) and the payload. The
  * header is sealed with additional data "cairn-pack"; its plaintext is
  * "CPH1", varint count, then count x (type u8, id[32], u32le sealed length,
  * u32le raw length); offsets follow from the order. So blob lengths are
@@ -27,11 +28,16 @@ enum blob_type {
 	BLOB_DATA = 1,	/* file content */
 	BLOB_TREE = 2,	/* directory manifest (tree.h) */
 	BLOB_LIST = 3,	/* part of a long chunk list (idlist.h) */
+	BLOB_DICT = 4,	/* zstd dictionary (compress.h): never pruned */
 };
 
 #define PACK_MAX_BLOBS 1000000u
 #define PACK_BLOB_FLAG_RAW 0
 #define PACK_BLOB_FLAG_ZSTD 1
+/* zstd with a dictionary (data blobs only): the payload is the first
+ * PACK_DICT_REF_LEN bytes of the DICT blob's id, then the zstd frame. */
+#define PACK_BLOB_FLAG_ZSTD_DICT 2
+#define PACK_DICT_REF_LEN 8
 
 struct pack_entry {
 	uint8_t type;		/* enum blob_type */
@@ -41,7 +47,7 @@ struct pack_entry {
 	uint32_t raw_length;	/* plaintext payload length, uncompressed */
 };
 
-/* 1 for the three known blob types. */
+/* 1 for the four known blob types. */
 int blob_type_valid(unsigned type);
 const char *blob_type_name(unsigned type);
 

@@ -9,8 +9,12 @@
  *    max_unused are repacked: their used blobs are stored again in new packs.
  *    Packs in data/ that no index file names (left by interrupted backups)
  *    are deleted.
- * 4. Order (DESIGN.md inv. 8): new packs, then a complete new set of index
- *    files, then the old index files are removed, and packs are deleted last.
+ * 4. Order (DESIGN.md inv. 8): new packs, then new index files, then the
+ *    old index files they replace are removed, and packs are deleted last.
+ *    Only the index files that name a dropped pack are replaced (by files
+ *    with their other packs); the others already are part of the complete
+ *    new index. When an index file cannot be read, the whole index is
+ *    written again from the cache and every old index file is replaced.
  *    A crash at any point leaves a repository that check passes.
  * The caller holds an exclusive lock.
  */

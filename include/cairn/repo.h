@@ -99,6 +99,12 @@ void repo_file_name(enum repo_file kind, const uint8_t id[32], char *name, size_
 int repo_blob_load(struct repo *r, struct decompressor *d, unsigned type, const uint8_t id[32],
 		   struct buf *out);
 
+/* Read-ahead: tells the backend that the blob will be loaded soon, so that
+ * a remote one can start reading its pack (backend_prefetch). Does nothing
+ * on a backend without read-ahead, or for a blob the index does not have
+ * (the load reports that). Safe from any thread; never fails. */
+void repo_blob_prefetch(struct repo *r, unsigned type, const uint8_t id[32]);
+
 /* Decodes a blob from its sealed bytes (already read from a pack), checks
  * the id. Used by repo_blob_load and by readers of whole packs. */
 int repo_blob_decode(struct repo *r, struct decompressor *d, unsigned type, const uint8_t id[32],
@@ -112,6 +118,15 @@ int repo_blob_decode(struct repo *r, struct decompressor *d, unsigned type, cons
 int repo_blob_decode_to(struct repo *r, struct decompressor *d, unsigned type,
 			const uint8_t id[32], const uint8_t *sealed, size_t len,
 			uint32_t raw_length, void *dst, struct buf *scratch);
+
+/* Loads the DICT blob id and prepares it for compression at level (0:
+ * decompression only). The dictionary is owned by r and lives until
+ * repo_free. Blobs compressed with a dictionary (PACK_BLOB_FLAG_ZSTD_DICT)
+ * find it themselves in repo_blob_decode. CAIRN_ENOTFOUND, CAIRN_ECORRUPT
+ * (logged), CAIRN_ENOMEM. */
+struct zdict;
+int repo_dict_load(struct repo *r, struct decompressor *d, const uint8_t id[32], int level,
+		   const struct zdict **ret);
 
 /* Reads and decodes a pack's header (a tail read; one more if the header
  * is larger). Entries are malloc'ed. */

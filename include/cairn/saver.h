@@ -39,7 +39,7 @@ struct saver_opts {
 };
 
 struct saver_stats {
-	uint64_t blobs_added[4];	/* by blob type */
+	uint64_t blobs_added[5];	/* by blob type */
 	uint64_t raw_bytes_added;	/* plaintext bytes of new blobs */
 	uint64_t bytes_added;		/* stored bytes of new packs */
 	uint64_t packs_added;
@@ -64,6 +64,17 @@ int saver_save(struct saver *s, struct saver_ctx *c, unsigned type, const void *
 /* Computes the id and saves; convenience for metadata blobs. */
 int saver_save_blob(struct saver *s, struct saver_ctx *c, unsigned type, const void *data,
 		    size_t len, uint8_t ret_id[32]);
+
+/* Compression dictionaries (compress.h). saver_use_dict: new data blobs
+ * are compressed with the DICT blob id from now on (call it before the
+ * first save; the dictionary's level is the saver's). saver_sample_start:
+ * keep a bounded sample (at most 8 MiB) of the new data blobs that
+ * compress. saver_train_dict: train a dictionary from that sample and save
+ * it as a DICT blob through c; CAIRN_EINVAL when the sample holds less
+ * than min_bytes (nothing is saved). Each returns 0 or a CAIRN_E* code. */
+int saver_use_dict(struct saver *s, const uint8_t id[32]);
+int saver_sample_start(struct saver *s);
+int saver_train_dict(struct saver *s, struct saver_ctx *c, size_t min_bytes, uint8_t ret_id[32]);
 
 /* Stores the packs being filled, waits for every upload and writes the
  * index file for them. After 0, everything saved so far is durable and

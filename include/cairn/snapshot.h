@@ -44,6 +44,9 @@ struct snapshot {
 	uint8_t parent[32];
 	int has_original;
 	uint8_t original[32];		/* id in the repository it was copied from */
+	int has_dict;
+	uint8_t dict[32];		/* DICT blob new data blobs were compressed
+					   with; the next backup of the series uses it */
 	uint32_t chunk_min, chunk_avg, chunk_max;
 	uint32_t flags;			/* SNAPSHOT_F_* */
 	char *program;			/* e.g. "cairn 0.1.0" */

@@ -6,6 +6,13 @@
  * and fsyncs the folder, so a crash leaves either the old state or the new
  * one plus at most a temporary file that list() ignores. Folders are
  * created on demand (0700).
+ *
+ * Packs (names under "data/") are named by the hash of their bytes and
+ * never change, so their descriptors are kept open in a small LRU
+ * (LOCAL_FD_CACHE): reading many blobs of one pack costs one open(), not
+ * one per blob. Other objects are opened on every get. An evicted
+ * descriptor still in use by a pread is closed by its last user; a del or
+ * put of a pack drops its cached descriptor.
  */
 #include "cairn/common.h"
 #include "cairn/backend.h"
@@ -15,12 +22,129 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define LOCAL_FD_CACHE 16
+
+/* An open pack. */
+struct local_fd {
+	char *name;		/* object name; NULL: slot not cached */
+	int fd;			/* -1: slot free */
+	unsigned users;		/* gets reading through fd right now */
+	uint64_t tick;		/* last use, for LRU */
+};
+
 struct local {
 	char *root;
+	pthread_mutex_t mu;	/* fds, tick */
+	struct local_fd fds[LOCAL_FD_CACHE];
+	uint64_t tick;
 };
+
+/* 1 for names whose objects never change (packs), worth an open fd. */
+static int local_cacheable(const char *name)
+{
+	return strncmp(name, "data/", 5) == 0;
+}
+
+/* Closes a slot's descriptor unless a get still reads through it (then the
+ * last user closes it); the slot leaves the cache either way (caller holds
+ * mu). */
+static void local_fd_drop(struct local_fd *s)
+{
+	free(s->name);
+	s->name = NULL;
+	if (s->users == 0 && s->fd >= 0) {
+		close(s->fd);
+		s->fd = -1;
+	}
+}
+
+/* Forgets the cached descriptor of name, if any (after a put or del). */
+static void local_fd_forget(struct local *l, const char *name)
+{
+	if (!local_cacheable(name))
+		return;
+	pthread_mutex_lock(&l->mu);
+	for (size_t i = 0; i < LOCAL_FD_CACHE; i++)
+		if (l->fds[i].name && strcmp(l->fds[i].name, name) == 0)
+			local_fd_drop(&l->fds[i]);
+	pthread_mutex_unlock(&l->mu);
+}
+
+/* Opens path for reading, through the cache for packs. Returns an fd or
+ * -errno; *ret_slot is the cache slot to release with local_fd_release, or
+ * -1 when the caller closes the fd itself. */
+static int local_fd_get(struct local *l, const char *name, const char *path, int *ret_slot)
+{
+	*ret_slot = -1;
+	if (!local_cacheable(name)) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	pthread_mutex_lock(&l->mu);
+	int victim = -1;	/* a free slot, else the least recently used idle pack */
+	for (int i = 0; i < LOCAL_FD_CACHE; i++) {
+		struct local_fd *s = &l->fds[i];
+		if (s->name && strcmp(s->name, name) == 0) {
+			s->users++;
+			s->tick = ++l->tick;
+			*ret_slot = i;
+			pthread_mutex_unlock(&l->mu);
+			return s->fd;
+		}
+		if (s->users)
+			continue;	/* read through right now: not a victim */
+		if (!s->name) {
+			if (victim < 0 || l->fds[victim].name)
+				victim = i;
+		} else if (victim < 0 || (l->fds[victim].name && s->tick < l->fds[victim].tick)) {
+			victim = i;
+		}
+	}
+	/* opening under the lock: rare (once per pack), and it keeps two
+	 * threads from opening the same pack twice */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = -errno;
+		pthread_mutex_unlock(&l->mu);
+		return e;
+	}
+	char *copy = strdup(name);
+	if (victim < 0 || !copy) {	/* every slot in use: an uncached open */
+		free(copy);
+		pthread_mutex_unlock(&l->mu);
+		return fd;
+	}
+	struct local_fd *s = &l->fds[victim];
+	if (s->name)
+		local_fd_drop(s);
+	s->name = copy;
+	s->fd = fd;
+	s->users = 1;
+	s->tick = ++l->tick;
+	*ret_slot = victim;
+	pthread_mutex_unlock(&l->mu);
+	return fd;
+}
+
+/* Ends a get's use of an fd from local_fd_get. */
+static void local_fd_release(struct local *l, int fd, int slot)
+{
+	if (slot < 0) {
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&l->mu);
+	struct local_fd *s = &l->fds[slot];
+	if (--s->users == 0 && !s->name) {
+		close(s->fd);
+		s->fd = -1;
+	}
+	pthread_mutex_unlock(&l->mu);
+}
 
 /* Joins root and name; NULL when too long. */
 static char *local_path(const struct local *l, const char *name)
@@ -133,6 +257,7 @@ static int local_put(void *impl, const char *name, const struct iovec *iov, size
 		log_error("cannot rename %s: %s", tmp, strerror(errno));
 		goto fail_unlink;
 	}
+	local_fd_forget(l, name);
 	char *slash = strrchr(path, '/');
 	*slash = 0;
 	ret = fsync_dir(path);
@@ -161,12 +286,12 @@ static int local_get(void *impl, const char *name, uint64_t off, size_t len, str
 	char *path = local_path(l, name);
 	if (!path)
 		return CAIRN_ENOMEM;
-	int ret = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int ret = 0, slot = -1;
+	int fd = local_fd_get(l, name, path, &slot);
 	if (fd < 0) {
-		ret = cairn_from_errno(errno);
+		ret = cairn_from_errno(-fd);
 		if (ret != CAIRN_ENOTFOUND)
-			log_error("cannot open %s: %s", path, strerror(errno));
+			log_error("cannot open %s: %s", path, strerror(-fd));
 		goto out;
 	}
 	if (len == 0) {
@@ -207,7 +332,7 @@ static int local_get(void *impl, const char *name, uint64_t off, size_t len, str
 	out->len += len;
 out:
 	if (fd >= 0)
-		close(fd);
+		local_fd_release(l, fd, slot);
 	free(path);
 	return ret;
 }
@@ -284,6 +409,7 @@ static int local_del(void *impl, const char *name)
 	if (!path)
 		return CAIRN_ENOMEM;
 	int ret = 0;
+	local_fd_forget(l, name);
 	if (unlink(path) < 0) {
 		ret = cairn_from_errno(errno);
 		if (ret != CAIRN_ENOTFOUND)
@@ -297,11 +423,52 @@ static int local_del(void *impl, const char *name)
 	return ret;
 }
 
+/* Unlinks every object first and fsyncs each folder once afterwards (not
+ * at all with BACKEND_DEL_LAZY): n deletions in one folder cost one fsync
+ * instead of n. */
+static int local_del_many(void *impl, const char *const *names, size_t n, unsigned flags)
+{
+	struct local *l = impl;
+	char **paths = calloc(n ? n : 1, sizeof(*paths));
+	int ret = 0;
+	if (!paths)
+		return CAIRN_ENOMEM;
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		if (!(paths[i] = local_path(l, names[i]))) {
+			ret = CAIRN_ENOMEM;
+			break;
+		}
+		if (unlink(paths[i]) < 0 && errno != ENOENT) {
+			ret = cairn_from_errno(errno);
+			log_error("cannot delete %s: %s", paths[i], strerror(errno));
+		}
+		*strrchr(paths[i], '/') = 0;
+	}
+	/* folders in the order met; a repeat of the previous one is skipped */
+	for (size_t i = 0; !(flags & BACKEND_DEL_LAZY) && i < n && paths[i]; i++) {
+		if (i && !strcmp(paths[i], paths[i - 1]))
+			continue;
+		int e = fsync_dir(paths[i]);
+		if (e < 0 && ret == 0)
+			ret = e;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	return ret;
+}
+
 static void local_free(void *impl)
 {
 	struct local *l = impl;
 	if (!l)
 		return;
+	for (size_t i = 0; i < LOCAL_FD_CACHE; i++) {
+		free(l->fds[i].name);
+		if (l->fds[i].fd >= 0)
+			close(l->fds[i].fd);
+	}
+	pthread_mutex_destroy(&l->mu);
 	free(l->root);
 	free(l);
 }
@@ -315,6 +482,7 @@ static const struct backend_ops local_ops = {
 	.list = local_list,
 	.del = local_del,
 	.free = local_free,
+	.del_many = local_del_many,
 };
 
 int backend_local_open(const char *root, int create, struct backend **ret)
@@ -348,6 +516,9 @@ int backend_local_open(const char *root, int create, struct backend **ret)
 		free(b);
 		return CAIRN_ENOMEM;
 	}
+	pthread_mutex_init(&l->mu, NULL);
+	for (size_t i = 0; i < LOCAL_FD_CACHE; i++)
+		l->fds[i].fd = -1;
 	size_t n = strlen(l->root);
 	while (n > 1 && l->root[n - 1] == '/')
 		l->root[--n] = 0;

@@ -39,10 +39,21 @@
  * Reads: the engine reads blobs one by one with ranged GETs, and a
  * request costs a round trip (tens of milliseconds on S3) whatever its
  * size. An object that gets S3_HOT_READS ranged reads in a row is read
- * whole, once, into a small LRU cache (a few objects of at most
- * S3_CACHE_OBJECT_MAX bytes) that serves the following ranged reads; a
- * restore then costs about one GET per pack instead of one per chunk,
+ * whole, once, into an LRU cache (objects of at most S3_CACHE_OBJECT_MAX
+ * bytes, S3_CACHE_BYTES in all) that serves the following ranged reads;
+ * a restore then costs about one GET per pack instead of one per chunk,
  * while one-off reads (a pack header during repair) stay ranged.
+ *
+ * Read-ahead: a reader that knows what comes next (a dump walks the
+ * file's chunk list ahead of its workers) hints the ranges it will read
+ * (backend_prefetch). Loader threads, one per connection, started on the
+ * first hint, fetch them in hint order: an object with S3_HOT_READS hints
+ * is loaded whole into the cache (a HEAD first when its size is not
+ * known), a range of any other on its own into a small entry that its
+ * read then takes. So the GETs of the next packs overlap the decoding of
+ * this one, and the packs of an incremental snapshot, whose blobs are
+ * spread over many packs, load in parallel. A hint never fails: one that
+ * finds no room is dropped, and its read goes to S3 when it comes.
  *
  * Faults: a request that fails with a network error, a timeout, a short
  * body, 5xx, 429 or SlowDown/RequestTimeout is tried again after an
@@ -82,6 +93,10 @@
 #define S3_HOT_READS 3
 #define S3_HOT_SLOTS 64
 #define S3_CACHE_OBJECT_MAX (64u << 20)
+#define S3_CACHE_SLOTS 32	/* whole objects held at most */
+#define S3_CACHE_BYTES (160u << 20)	/* and their bytes, loaded or loading */
+#define S3_BLOB_SLOTS 256	/* read-ahead entries of single ranges */
+#define S3_BLOB_MAX (1u << 20)	/* longest range read ahead on its own */
 #define S3_NAME_MAX 128
 #define S3_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
@@ -106,27 +121,45 @@ struct s3 {
 	CURL *idle[S3_IDLE_MAX];
 	size_t n_idle;
 
-	pthread_mutex_t cache_mu;	/* hot, cache, tick */
+	pthread_mutex_t cache_mu;	/* hot, cache, blobs, tick, the loaders' queue */
 	pthread_cond_t cache_cond;	/* a cached object finished loading */
 	struct s3_hot *hot;		/* S3_HOT_SLOTS recently range-read objects */
-	struct s3_cached *cache;
+	struct s3_cached *cache;	/* whole objects */
 	size_t n_cache;
+	struct s3_cached *blobs;	/* single ranges read ahead */
+	size_t n_blobs;
 	uint64_t tick;
+
+	/* read-ahead loaders (s3_prefetch): up to `connections` threads,
+	 * started on the first hint, fill the queued entries in order */
+	pthread_cond_t q_cond;		/* an entry was queued, or stopping */
+	struct s3_cached **q;		/* ring of q_cap */
+	size_t q_head, q_len, q_cap;
+	pthread_t *loaders;
+	size_t n_loaders;
+	int stopping;
 };
 
 /* An object read by ranges lately. */
 struct s3_hot {
 	char name[S3_NAME_MAX];	/* "" when free */
 	unsigned reads;
+	unsigned hints;		/* read-ahead hints since it was last loaded whole */
 	uint64_t size;		/* from Content-Range; 0: unknown */
 	uint64_t tick;
 };
 
-/* An object held whole in memory. */
+/* An object held whole in memory, or (blob) one range of it read ahead. */
 struct s3_cached {
 	char name[S3_NAME_MAX];	/* "" when free */
+	int blob;		/* holds [base, base + want) only */
+	uint64_t base;
+	size_t want;
+	uint64_t hint_size;	/* whole: the object's size if known, else 0 */
+	int served;		/* a read was served from it */
 	uint8_t *data;
 	size_t size;
+	size_t got;		/* whole, loading: bytes of data that have arrived */
 	int state;		/* 0 loading, 1 ready, -1 failed */
 	int err;		/* why it failed (logged once, by the loader) */
 	int stale;		/* overwritten or deleted: no new readers */
@@ -154,6 +187,9 @@ struct s3_req {
 	size_t len;		/* with ranged: 0 = to the end */
 	struct buf *out;	/* 2xx body, appended */
 	size_t out_max;		/* 0: no bound */
+	/* told out's length as the body arrives (and when a try restarts) */
+	void (*progress)(void *arg, size_t out_len);
+	void *progress_arg;
 	int quiet_404;		/* 404 is an answer: return CAIRN_ENOTFOUND silently */
 	int quiet_nobucket;	/* NoSuchBucket too: return CAIRN_ENOREPO silently */
 
@@ -407,6 +443,8 @@ static size_t s3_write_cb(char *p, size_t size, size_t nmemb, void *arg)
 			return 0;
 		}
 		x->got += k;
+		if (rq->progress)
+			rq->progress(rq->progress_arg, rq->out->len);
 	}
 	return n;
 }
@@ -551,6 +589,8 @@ static int s3_run(struct s3 *s, struct s3_req *rq)
 		x.rq = rq;
 		if (rq->out)
 			rq->out->len = out_start;
+		if (rq->progress)
+			rq->progress(rq->progress_arg, out_start);
 		x.h = s3_handle_get(s);
 		if (!x.h)
 			return CAIRN_ENOMEM;
@@ -710,9 +750,17 @@ static int s3_stat(void *impl, const char *name, uint64_t *ret_size)
 	return e;
 }
 
-/* A plain GET of an object (whole, or a range), no cache. */
+/* Where a cache load's body goes as it arrives (see s3_cache_fill). */
+struct s3_sink {
+	size_t max;		/* out's bound: it never grows, so readers may look */
+	void (*progress)(void *arg, size_t out_len);
+	void *arg;
+};
+
+/* A plain GET of an object (whole, or a range), no cache. sink: NULL, or
+ * where s3_cache_fill wants the body. */
 static int s3_get_direct(struct s3 *s, const char *name, uint64_t off, size_t len,
-			 struct buf *out, uint64_t *ret_total)
+			 struct buf *out, uint64_t *ret_total, const struct s3_sink *sink)
 {
 	char *url = s3_object_url(s, name);
 	if (!url)
@@ -722,6 +770,11 @@ static int s3_get_direct(struct s3 *s, const char *name, uint64_t off, size_t le
 		.body_sha = S3_EMPTY_SHA256, .quiet_404 = 1,
 		.ranged = off > 0 || len > 0, .off = off, .len = len, .out = out,
 	};
+	if (sink) {
+		rq.out_max = sink->max;
+		rq.progress = sink->progress;
+		rq.progress_arg = sink->arg;
+	}
 	int e = s3_run(s, &rq);
 	if (e == CAIRN_ECORRUPT && rq.status == 416) {
 		uint64_t size = 0;
@@ -739,12 +792,24 @@ static int s3_get_direct(struct s3 *s, const char *name, uint64_t off, size_t le
 	return e;
 }
 
-/* The cached entry of name (not stale), or NULL. Under cache_mu. */
+/* The whole-object entry of name (not stale), or NULL. Under cache_mu. */
 static struct s3_cached *s3_cache_find(struct s3 *s, const char *name)
 {
 	for (size_t i = 0; i < s->n_cache; i++)
 		if (!s->cache[i].stale && strcmp(s->cache[i].name, name) == 0)
 			return &s->cache[i];
+	return NULL;
+}
+
+/* The read-ahead entry holding exactly [off, off + len) of name, or NULL.
+ * Under cache_mu. */
+static struct s3_cached *s3_blob_find(struct s3 *s, const char *name, uint64_t off, size_t len)
+{
+	for (size_t i = 0; i < s->n_blobs; i++) {
+		struct s3_cached *c = &s->blobs[i];
+		if (!c->stale && c->base == off && c->want == len && strcmp(c->name, name) == 0)
+			return c;
+	}
 	return NULL;
 }
 
@@ -775,9 +840,10 @@ static struct s3_hot *s3_hot_slot(struct s3 *s, const char *name)
 static int s3_cache_copy(struct s3 *s, const struct s3_cached *c, const char *name, uint64_t off,
 			 size_t len, struct buf *out)
 {
+	off -= c->base;
 	if (off > c->size || (len && len > c->size - off)) {
 		log_error("%s in %s is shorter than expected (%zu bytes; wanted %zu at offset %llu)",
-			  name, s->location, c->size, len, (unsigned long long)off);
+			  name, s->location, c->size, len, (unsigned long long)(off + c->base));
 		return CAIRN_ECORRUPT;
 	}
 	size_t n = len ? len : (size_t)(c->size - off);
@@ -785,11 +851,12 @@ static int s3_cache_copy(struct s3 *s, const struct s3_cached *c, const char *na
 	return buf_ok(out);
 }
 
-/* Gives up a use of an entry; frees a stale one nobody uses. Under cache_mu. */
+/* Gives up a use of an entry; frees a stale one nobody uses, and a
+ * read-ahead blob once it was read. Under cache_mu. */
 static void s3_cache_release(struct s3_cached *c)
 {
 	c->users--;
-	if (c->stale && c->users == 0)
+	if (c->users == 0 && (c->stale || (c->blob && c->state != 0 && c->served)))
 		s3_cache_drop(c);
 }
 
@@ -797,12 +864,16 @@ static void s3_cache_release(struct s3_cached *c)
 static void s3_cache_forget(struct s3 *s, const char *name)
 {
 	pthread_mutex_lock(&s->cache_mu);
-	for (size_t i = 0; i < s->n_cache; i++) {
-		struct s3_cached *c = &s->cache[i];
-		if (c->name[0] && strcmp(c->name, name) == 0) {
-			c->stale = 1;
-			if (c->users == 0)
-				s3_cache_drop(c);
+	for (size_t k = 0; k < 2; k++) {
+		struct s3_cached *v = k ? s->blobs : s->cache;
+		size_t n = k ? s->n_blobs : s->n_cache;
+		for (size_t i = 0; i < n; i++) {
+			struct s3_cached *c = &v[i];
+			if (c->name[0] && strcmp(c->name, name) == 0) {
+				c->stale = 1;
+				if (c->users == 0)
+					s3_cache_drop(c);
+			}
 		}
 	}
 	for (size_t i = 0; i < S3_HOT_SLOTS; i++)
@@ -811,13 +882,15 @@ static void s3_cache_forget(struct s3 *s, const char *name)
 	pthread_mutex_unlock(&s->cache_mu);
 }
 
-/* Loads name whole into a free or least recently used entry. Called
- * with cache_mu held; returns with it held. NULL when no entry is free. */
-static struct s3_cached *s3_cache_load(struct s3 *s, const char *name, uint64_t size)
+/* Takes a free or the least recently used idle entry of v for name, in
+ * state loading with one use (the loader's). NULL when none is idle.
+ * Under cache_mu. */
+static struct s3_cached *s3_cache_claim(struct s3 *s, struct s3_cached *v, size_t n,
+					const char *name)
 {
 	struct s3_cached *c = NULL;
-	for (size_t i = 0; i < s->n_cache; i++) {
-		struct s3_cached *t = &s->cache[i];
+	for (size_t i = 0; i < n; i++) {
+		struct s3_cached *t = &v[i];
 		if (!t->name[0]) {
 			c = t;
 			break;
@@ -831,25 +904,183 @@ static struct s3_cached *s3_cache_load(struct s3 *s, const char *name, uint64_t 
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	c->users = 1;
 	c->tick = ++s->tick;
+	return c;
+}
+
+/* The bytes an entry holds, or will hold as far as known. Under cache_mu. */
+static uint64_t s3_cache_bytes(const struct s3_cached *c)
+{
+	if (!c->name[0])
+		return 0;
+	return c->state == 1 ? c->size : c->hint_size;
+}
+
+/* Evicts least recently used idle entries (but not keep) until the
+ * entries' bytes plus need fit in S3_CACHE_BYTES, and, with want_free,
+ * a slot is free. Returns a free slot (or NULL), or NULL with
+ * *ret_full when it can't make room now. Under cache_mu. */
+static struct s3_cached *s3_cache_make_room(struct s3 *s, uint64_t need,
+					    const struct s3_cached *keep, int *ret_full)
+{
+	*ret_full = 0;
+	for (size_t round = 0; round <= s->n_cache; round++) {
+		uint64_t used = 0;
+		struct s3_cached *free_slot = NULL, *lru = NULL;
+		for (size_t i = 0; i < s->n_cache; i++) {
+			struct s3_cached *t = &s->cache[i];
+			used += s3_cache_bytes(t);
+			if (!t->name[0]) {
+				if (!free_slot)
+					free_slot = t;
+			} else if (t != keep && t->users == 0 && t->state != 0 &&
+				   (!lru || t->tick < lru->tick)) {
+				lru = t;
+			}
+		}
+		if ((free_slot || keep) && used + need <= S3_CACHE_BYTES)
+			return free_slot;
+		if (!lru)
+			break;
+		s3_cache_drop(lru);
+	}
+	*ret_full = 1;
+	return NULL;
+}
+
+/* Claims a whole-object entry for name (size: its size, 0 if unknown),
+ * evicting least recently used idle entries so that the entries' known
+ * bytes, with this one, stay within S3_CACHE_BYTES (an object of unknown
+ * size is counted once loaded: s3_cache_fill trims then, so up to one
+ * object per loader may be over). NULL when that is not possible now.
+ * Under cache_mu. */
+static struct s3_cached *s3_cache_claim_whole(struct s3 *s, const char *name, uint64_t size)
+{
+	int full;
+	if (size > S3_CACHE_BYTES)
+		return NULL;
+	struct s3_cached *c = s3_cache_make_room(s, size, NULL, &full);
+	if (!c)
+		return NULL;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	c->users = 1;
+	c->hint_size = size;
+	c->tick = ++s->tick;
+	return c;
+}
+
+struct s3_fill_progress {
+	struct s3 *s;
+	struct s3_cached *c;
+};
+
+/* A whole-object load moved on: wake the readers waiting for a range of it. */
+static void s3_fill_progress(void *arg, size_t out_len)
+{
+	struct s3_fill_progress *fp = arg;
+	pthread_mutex_lock(&fp->s->cache_mu);
+	fp->c->got = out_len;
+	pthread_cond_broadcast(&fp->s->cache_cond);
+	pthread_mutex_unlock(&fp->s->cache_mu);
+}
+
+/* Fills a claimed entry: [base, base + want) of its object, or the whole
+ * object (want 0) when it is at most S3_CACHE_OBJECT_MAX bytes (size: its
+ * size, 0 when unknown). Called with cache_mu held, which it drops while
+ * it reads; wakes the readers waiting for the entry. */
+static void s3_cache_fill(struct s3 *s, struct s3_cached *c, uint64_t size)
+{
+	char name[S3_NAME_MAX];
+	uint64_t base = c->base;
+	size_t want = c->want;
+	snprintf(name, sizeof(name), "%s", c->name);
 	pthread_mutex_unlock(&s->cache_mu);
 
 	struct buf b = BUF_INIT;
-	int e = buf_reserve(&b, (size_t)size);
-	if (e == 0)
-		e = s3_get_direct(s, name, 0, 0, &b, NULL);
+	struct s3_fill_progress fp = { s, c };
+	struct s3_sink sink = { .progress = s3_fill_progress, .arg = &fp };
+	int e = 0, cached = 1;
+	if (!want && !size) {
+		e = s3_stat(s, name, &size);
+		/* a pack as large as that: its readers read ranges themselves */
+		if (e == 0 && size > S3_CACHE_OBJECT_MAX)
+			cached = 0;
+	}
+	sink.max = want ? want : (size_t)size;
+	if (e == 0 && cached)
+		e = buf_reserve(&b, sink.max);
+	if (e == 0 && cached && !want) {
+		/* readers may take what has arrived: the entry owns the
+		 * buffer now, and it never moves (sink.max bounds it) */
+		pthread_mutex_lock(&s->cache_mu);
+		c->data = b.data;
+		c->got = 0;
+		pthread_mutex_unlock(&s->cache_mu);
+	}
+	if (e == 0 && cached)
+		e = s3_get_direct(s, name, base, want, &b, NULL, want ? NULL : &sink);
 	pthread_mutex_lock(&s->cache_mu);
-	if (e == 0) {
-		c->size = b.len;
-		c->data = buf_steal(&b, NULL);
+	if (c->data == b.data)
+		buf_init(&b);	/* the entry's; s3_cache_drop frees it */
+	if (e == 0 && cached) {
+		c->size = b.len ? b.len : c->got;
+		if (!c->data)
+			c->data = buf_steal(&b, NULL);
 		c->state = 1;
+		if (!c->blob && !c->hint_size) {
+			int full;
+			c->hint_size = c->size;
+			s3_cache_make_room(s, 0, c, &full);
+		}
 	} else {
 		buf_free(&b);
 		c->state = -1;
-		c->err = e;
+		c->err = e;	/* 0: not cached, the readers read themselves */
 		c->stale = 1;	/* a later read tries again */
 	}
 	pthread_cond_broadcast(&s->cache_cond);
-	return c;
+}
+
+/* A read-ahead loader: fills queued entries in order until s3_free. */
+static void *s3_loader_main(void *arg)
+{
+	struct s3 *s = arg;
+	pthread_mutex_lock(&s->cache_mu);
+	for (;;) {
+		while (!s->stopping && s->q_len == 0)
+			pthread_cond_wait(&s->q_cond, &s->cache_mu);
+		if (s->stopping)
+			break;
+		struct s3_cached *c = s->q[s->q_head];
+		s->q_head = (s->q_head + 1) % s->q_cap;
+		s->q_len--;
+		if (c->stale) {
+			c->state = -1;
+			pthread_cond_broadcast(&s->cache_cond);
+		} else {
+			s3_cache_fill(s, c, c->hint_size);
+		}
+		s3_cache_release(c);
+	}
+	pthread_mutex_unlock(&s->cache_mu);
+	return NULL;
+}
+
+/* Hands a claimed entry to the loaders, starting them on first use.
+ * Returns 0, or -1 when no loader runs (the caller drops the entry).
+ * Under cache_mu. */
+static int s3_loader_queue(struct s3 *s, struct s3_cached *c)
+{
+	while (s->n_loaders < s->connections && !s->stopping) {
+		if (pthread_create(&s->loaders[s->n_loaders], NULL, s3_loader_main, s) != 0)
+			break;
+		s->n_loaders++;
+	}
+	if (!s->n_loaders || s->stopping || s->q_len == s->q_cap)
+		return -1;
+	s->q[(s->q_head + s->q_len) % s->q_cap] = c;
+	s->q_len++;
+	pthread_cond_signal(&s->q_cond);
+	return 0;
 }
 
 /* Serves a ranged read from the cache when it can. Returns 1 when served,
@@ -861,31 +1092,85 @@ static int s3_cache_read(struct s3 *s, const char *name, uint64_t off, size_t le
 		return 0;
 	int ret = 0;
 	pthread_mutex_lock(&s->cache_mu);
-	struct s3_cached *c = s3_cache_find(s, name);
+	struct s3_cached *c = s3_blob_find(s, name, off, len);
+	if (!c)
+		c = s3_cache_find(s, name);
 	if (c) {
 		c->users++;
 	} else {
 		struct s3_hot *h = s3_hot_slot(s, name);
 		h->tick = ++s->tick;
-		if (++h->reads >= S3_HOT_READS && h->size && h->size <= S3_CACHE_OBJECT_MAX)
-			c = s3_cache_load(s, name, h->size);
+		if (++h->reads >= S3_HOT_READS && h->size && h->size <= S3_CACHE_OBJECT_MAX &&
+		    (c = s3_cache_claim_whole(s, name, h->size)) != NULL) {
+			c->users++;	/* ours, beside the loader's */
+			s3_cache_fill(s, c, h->size);
+			s3_cache_release(c);	/* the loader's (this thread) */
+		}
 	}
 	if (c) {
-		while (c->state == 0)
+		/* a whole object still loading serves a range that has arrived */
+		while (c->state == 0 && !(c->data && !c->blob && len && off + len <= c->got))
 			pthread_cond_wait(&s->cache_cond, &s->cache_mu);
 		c->tick = ++s->tick;
-		if (c->state == 1) {
+		if (c->state == 0) {
+			const uint8_t *p = c->data + off;
+			pthread_mutex_unlock(&s->cache_mu);
+			buf_put(out, p, len);
+			ret = buf_ok(out);
+			pthread_mutex_lock(&s->cache_mu);
+			ret = ret < 0 ? ret : 1;
+			c->served = 1;
+		} else if (c->state == 1) {
 			pthread_mutex_unlock(&s->cache_mu);
 			ret = s3_cache_copy(s, c, name, off, len, out);
 			pthread_mutex_lock(&s->cache_mu);
 			ret = ret < 0 ? ret : 1;
+			c->served = 1;
 		} else {
-			ret = c->err;	/* the whole read failed, and said why */
+			ret = c->err;	/* the whole read failed, and said why; or 0 */
 		}
 		s3_cache_release(c);
 	}
 	pthread_mutex_unlock(&s->cache_mu);
 	return ret;
+}
+
+/* Read-ahead: the engine will read [off, off + len) of name soon. An
+ * object with S3_HOT_READS hints (or reads) is loaded whole by a loader
+ * thread; a hinted range of another is read on its own, ahead, by a
+ * loader. Hints that find no idle entry are dropped: the read then goes
+ * to S3 when it comes. */
+static void s3_prefetch(void *impl, const char *name, uint64_t off, size_t len)
+{
+	struct s3 *s = impl;
+	if (!len || strlen(name) >= S3_NAME_MAX)
+		return;
+	pthread_mutex_lock(&s->cache_mu);
+	struct s3_cached *c = s3_cache_find(s, name);
+	if (c) {
+		c->tick = ++s->tick;	/* wanted again soon: keep it */
+		goto out;
+	}
+	if (s3_blob_find(s, name, off, len))
+		goto out;
+	struct s3_hot *h = s3_hot_slot(s, name);
+	h->tick = ++s->tick;
+	if (++h->hints + h->reads >= S3_HOT_READS && (!h->size || h->size <= S3_CACHE_OBJECT_MAX) &&
+	    (c = s3_cache_claim_whole(s, name, h->size)) != NULL) {
+		h->hints = h->reads = 0;
+	} else if (len <= S3_BLOB_MAX &&
+		   (c = s3_cache_claim(s, s->blobs, s->n_blobs, name)) != NULL) {
+		c->blob = 1;
+		c->base = off;
+		c->want = len;
+	}
+	if (c && s3_loader_queue(s, c) < 0) {
+		c->state = -1;	/* no loader: never used */
+		c->stale = 1;
+		s3_cache_release(c);
+	}
+out:
+	pthread_mutex_unlock(&s->cache_mu);
 }
 
 /* Notes the size of a range-read object, for s3_cache_read. */
@@ -904,12 +1189,12 @@ static int s3_get(void *impl, const char *name, uint64_t off, size_t len, struct
 {
 	struct s3 *s = impl;
 	if (off == 0 && len == 0)
-		return s3_get_direct(s, name, 0, 0, out, NULL);
+		return s3_get_direct(s, name, 0, 0, out, NULL, NULL);
 	int e = s3_cache_read(s, name, off, len, out);
 	if (e != 0)
 		return e < 0 ? e : 0;
 	uint64_t total = 0;
-	e = s3_get_direct(s, name, off, len, out, &total);
+	e = s3_get_direct(s, name, off, len, out, &total, NULL);
 	if (e == 0)
 		s3_cache_note_size(s, name, total);
 	return e;
@@ -1097,8 +1382,9 @@ out:
 	return e;
 }
 
-static int s3_del_many(void *impl, const char *const *names, size_t n)
+static int s3_del_many(void *impl, const char *const *names, size_t n, unsigned flags)
 {
+	(void)flags;	/* a DELETE that S3 answered is durable */
 	for (size_t i = 0; i < n; i += S3_DELETE_BATCH) {
 		int e = s3_del_batch(impl, names + i, CAIRN_MIN(n - i, (size_t)S3_DELETE_BATCH));
 		if (e < 0)
@@ -1120,6 +1406,17 @@ static void s3_free(void *impl)
 	struct s3 *s = impl;
 	if (!s)
 		return;
+	pthread_mutex_lock(&s->cache_mu);
+	s->stopping = 1;
+	pthread_cond_broadcast(&s->q_cond);
+	pthread_mutex_unlock(&s->cache_mu);
+	for (size_t i = 0; i < s->n_loaders; i++)
+		pthread_join(s->loaders[i], NULL);
+	free(s->loaders);
+	free(s->q);
+	for (size_t i = 0; s->blobs && i < s->n_blobs; i++)
+		free(s->blobs[i].data);
+	free(s->blobs);
 	for (size_t i = 0; i < s->n_idle; i++)
 		curl_easy_cleanup(s->idle[i]);
 	for (size_t i = 0; s->cache && i < s->n_cache; i++)
@@ -1129,6 +1426,7 @@ static void s3_free(void *impl)
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->cache_mu);
 	pthread_cond_destroy(&s->cache_cond);
+	pthread_cond_destroy(&s->q_cond);
 	free(s->location);
 	free(s->base);
 	free(s->bucket_url);
@@ -1153,6 +1451,7 @@ static const struct backend_ops s3_ops = {
 	.del = s3_del,
 	.free = s3_free,
 	.del_many = s3_del_many,
+	.prefetch = s3_prefetch,
 };
 
 /* ------------------------------------------------------------------ */
@@ -1583,15 +1882,22 @@ int backend_s3_open(const char *location, const struct backend_open_opts *o,
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->cache_mu, NULL);
 	pthread_cond_init(&s->cache_cond, NULL);
-	s->n_cache = CAIRN_MAX(2u, opt.connections);
+	pthread_cond_init(&s->q_cond, NULL);
+	s->n_cache = S3_CACHE_SLOTS;
 	s->cache = calloc(s->n_cache, sizeof(*s->cache));
+	s->n_blobs = S3_BLOB_SLOTS;
+	s->blobs = calloc(s->n_blobs, sizeof(*s->blobs));
+	s->q_cap = s->n_cache + s->n_blobs;
+	s->q = calloc(s->q_cap, sizeof(*s->q));
+	s->loaders = calloc(opt.connections, sizeof(*s->loaders));
 	s->hot = calloc(S3_HOT_SLOTS, sizeof(*s->hot));
 	size_t ln = strlen(location) + 4;
 	s->location = malloc(ln);
 	s->bucket = strdup(loc.bucket);
 	size_t pn = strlen(loc.prefix) + 2;
 	s->prefix = malloc(pn);
-	if (!s->location || !s->bucket || !s->prefix || !s->cache || !s->hot) {
+	if (!s->location || !s->bucket || !s->prefix || !s->cache || !s->hot || !s->blobs ||
+	    !s->q || !s->loaders) {
 		e = CAIRN_ENOMEM;
 		goto fail;
 	}

@@ -342,9 +342,35 @@ static int parse_args(int argc, char **argv, struct backup_args *ba, struct snap
 }
 
 /* Archiver observer: the stream's bytes go to the dump check. */
+struct dump_observer {
+	struct dumpcheck *dc;
+	struct archiver *a;
+	int chunker_chosen;
+};
+
+/* Feeds the dump check; once it knows the format (after 256 bytes, before
+ * the first chunk is cut at 32 KiB or more), a database dump gets the
+ * smaller chunks that suit it (archiver_use_dump_chunker). */
 static void observe_dump(void *arg, const void *data, size_t len)
 {
-	dumpcheck_feed(arg, data, len);
+	struct dump_observer *o = arg;
+	dumpcheck_feed(o->dc, data, len);
+	if (o->chunker_chosen)
+		return;
+	switch (dumpcheck_format_seen(o->dc)) {
+	case DUMPCHECK_UNKNOWN:
+		return;
+	case DUMPCHECK_PG_PLAIN:
+	case DUMPCHECK_PG_DUMPALL:
+	case DUMPCHECK_PG_CUSTOM:
+	case DUMPCHECK_RDB:
+		if (archiver_use_dump_chunker(o->a) < 0)
+			log_warn("out of memory for the dump chunker; using the repository's");
+		break;
+	default:
+		break;
+	}
+	o->chunker_chosen = 1;
 }
 
 /* The dump check's verdict: warnings, the snapshot's input_format and
@@ -385,6 +411,7 @@ static int backup_stream(struct repo *r, struct archiver *a, struct backup_args 
 {
 	struct input_command cmd = { .pid = -1, .fd = -1 };
 	struct dumpcheck *dc = NULL;
+	struct dump_observer obs = { 0 };
 	struct node node;
 	struct tree t;
 	memset(&node, 0, sizeof(node));
@@ -408,7 +435,9 @@ static int backup_stream(struct repo *r, struct archiver *a, struct backup_args 
 		size_t nl = strlen(ba->name);
 		if (nl > 4 && strcmp(ba->name + nl - 4, ".rdb") == 0)
 			dumpcheck_expect(dc, DUMPCHECK_RDB);
-		archiver_set_observer(a, observe_dump, dc);
+		obs.dc = dc;
+		obs.a = a;
+		archiver_set_observer(a, observe_dump, &obs);
 	}
 	if (e == 0)
 		e = archiver_store_fd(a, fd, ba->from_cmd ? ba->cmd_argv[0] : "standard input", &node);
@@ -429,15 +458,24 @@ static int backup_stream(struct repo *r, struct archiver *a, struct backup_args 
 	}
 	if (e == 0)
 		e = archiver_store_tree(a, &t, ret_tree);
-	char path[4200];
-	snprintf(path, sizeof(path), "/%s", ba->name);
-	if (e == 0)
-		e = snapshot_add_path(sn, path);
 	if (e == 0 && !sn->input_format && !(sn->input_format = strdup("stream")))
 		e = CAIRN_ENOMEM;
 	dumpcheck_free(dc);
 	node_clear(&node);
 	tree_free(&t);
+	return e;
+}
+
+/* The compression dictionary: the parent's, or a new one trained on this
+ * backup's data (archiver_set_dict). */
+static int set_dict(struct repo *r, struct archiver *a, const struct snapshot *sn)
+{
+	struct snapshot psn;
+	snapshot_init(&psn);
+	int e = sn->has_parent ? snap_load(r, sn->parent, &psn) : 0;
+	if (e == 0)
+		e = archiver_set_dict(a, psn.has_dict ? psn.dict : NULL);
+	snapshot_clear(&psn);
 	return e;
 }
 
@@ -586,15 +624,20 @@ int cmd_backup(int argc, char **argv)
 		e = CAIRN_ENOMEM;
 		goto out;
 	}
-	if (tree_mode) {
-		e = find_parent(r, &ba, &sn);
-		if (e == 0)
-			e = backup_tree(r, a, &ba, &sn, tree_id, &ws);
-	} else {
-		e = backup_stream(r, a, &ba, &sn, t0, tree_id);
-		if (e == 0)
-			e = find_parent(r, &ba, &sn);
+	if (!tree_mode) {
+		/* a stream is stored as one file at the snapshot's root */
+		char path[4200];
+		snprintf(path, sizeof(path), "/%s", ba.name);
+		e = snapshot_add_path(&sn, path);
+		if (e < 0)
+			goto out;
 	}
+	e = find_parent(r, &ba, &sn);
+	if (e == 0)
+		e = set_dict(r, a, &sn);
+	if (e == 0)
+		e = tree_mode ? backup_tree(r, a, &ba, &sn, tree_id, &ws)
+			      : backup_stream(r, a, &ba, &sn, t0, tree_id);
 	if (e < 0)
 		goto out;
 	memcpy(sn.tree, tree_id, 32);

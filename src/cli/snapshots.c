@@ -64,6 +64,10 @@ void cli_snapshot_json(struct json *j, const struct snap_entry *e)
 		json_key(j, "note");
 		json_str(j, s->note);
 	}
+	if (s->has_dict) {
+		json_key(j, "dictionary");
+		json_hex(j, s->dict, 32);
+	}
 	json_key(j, "chunker");
 	json_obj_begin(j);
 	json_key(j, "min");

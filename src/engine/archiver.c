@@ -51,6 +51,7 @@ struct worker_ctx {
 struct archiver {
 	struct repo *repo;
 	const struct chunker *chunker;
+	struct chunker *own_chunker;	/* archiver_use_dump_chunker's */
 	struct saver *saver;
 	size_t nworkers;
 	struct worker_ctx *workers;
@@ -69,6 +70,9 @@ struct archiver {
 	/* archiver_store_fd's result */
 	struct node *sync_node;
 	int sync_err;
+	int has_dict;			/* new data is compressed with dict */
+	uint8_t dict[32];
+	int train_dict;			/* train one from a sample at commit */
 	archiver_observe_fn observe;	/* sees every byte read; may be NULL */
 	void *observe_arg;
 };
@@ -174,6 +178,7 @@ void archiver_free(struct archiver *a)
 			saver_ctx_free(a->workers[i].sc);
 	free(a->workers);
 	idlist_writer_free(a->w);
+	chunker_free(a->own_chunker);
 	saver_ctx_free(a->meta_ctx);
 	saver_free(a->saver);
 	free(a);
@@ -538,9 +543,53 @@ int archiver_store_tree(struct archiver *a, const struct tree *t, uint8_t ret_id
 	return e;
 }
 
+/* Training takes ~0.1 s per MiB of sample; below 1 MiB of compressible new
+ * data a dictionary has too little to learn from. */
+#define DICT_MIN_SAMPLE (1u << 20)
+
+int archiver_use_dump_chunker(struct archiver *a)
+{
+	if (a->own_chunker)
+		return 0;
+	const struct chunker_params *p = chunker_params(repo_chunker(a->repo));
+	struct chunker_params half = { .min = p->min / 2, .avg = p->avg / 2, .max = p->max / 2 };
+	if (half.min < CHUNKER_LIMIT_MIN || half.avg < 256)
+		return 0;	/* the repository's sizes are small already */
+	a->own_chunker = chunker_new(&half, repo_keys(a->repo)->chunker);
+	if (!a->own_chunker)
+		return CAIRN_ENOMEM;
+	a->chunker = a->own_chunker;
+	return 0;
+}
+
+int archiver_set_dict(struct archiver *a, const uint8_t *dict)
+{
+	if (dict) {
+		int e = saver_use_dict(a->saver, dict);
+		if (e == 0) {
+			a->has_dict = 1;
+			memcpy(a->dict, dict, 32);
+			return 0;
+		}
+		if (e == CAIRN_ENOMEM)
+			return e;
+		log_warn("the parent snapshot's compression dictionary can't be used; "
+			 "this backup trains a new one");
+	}
+	a->train_dict = 1;
+	return saver_sample_start(a->saver);
+}
+
 int archiver_commit(struct archiver *a, struct snapshot *sn, uint8_t ret_id[32])
 {
 	int e = archiver_drain(a);
+	if (e == 0 && a->train_dict && !a->has_dict) {
+		e = saver_train_dict(a->saver, a->meta_ctx, DICT_MIN_SAMPLE, a->dict);
+		if (e == 0)
+			a->has_dict = 1;
+		else if (e == CAIRN_EINVAL)
+			e = 0;	/* too little compressible data: no dictionary */
+	}
 	if (e == 0)
 		e = saver_flush(a->saver);
 	if (e < 0)
@@ -551,6 +600,9 @@ int archiver_commit(struct archiver *a, struct snapshot *sn, uint8_t ret_id[32])
 	sn->chunk_min = cp->min;
 	sn->chunk_avg = cp->avg;
 	sn->chunk_max = cp->max;
+	sn->has_dict = a->has_dict;
+	if (a->has_dict)
+		memcpy(sn->dict, a->dict, 32);
 	sn->summary.bytes_added = st.bytes_added;
 	sn->summary.data_blobs_added = st.blobs_added[BLOB_DATA];
 	sn->summary.tree_blobs_added = st.blobs_added[BLOB_TREE] + st.blobs_added[BLOB_LIST];

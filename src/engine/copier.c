@@ -182,6 +182,9 @@ int copier_copy(struct repo *src, struct repo *dst, const uint8_t src_id[32],
 		goto out;
 	memcpy(out.tree, tree, 32);
 	out.has_parent = 0;
+	/* The source's dictionary is not copied: blobs were stored anew under
+	 * the destination's settings, and its next backup trains its own. */
+	out.has_dict = 0;
 	if (!out.has_original) {
 		out.has_original = 1;
 		memcpy(out.original, src_id, 32);

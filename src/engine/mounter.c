@@ -5,6 +5,18 @@
  * then a snapshot, then the rest walks trees (decoded trees are cached by
  * id). Open files keep an idlist reader (under a mutex) to find the chunk
  * at an offset without reading the chunks before it.
+ *
+ * Blobs go through one cache (hash + LRU, under cmu). A blob is either
+ * ready (in the LRU, evictable) or pending: claimed by read-ahead, not
+ * loaded yet; a reader that needs a pending blob waits for it instead of
+ * loading it a second time. Read-ahead: once a file is read sequentially,
+ * each read walks a second idlist reader up to a window past the read
+ * (doubling from RA_FIRST to RA_MAX), claims the chunks it finds and queues
+ * them as jobs. Worker threads (one per CPU) take jobs: one index look-up
+ * per chunk, chunks sorted by pack and offset, neighbours in a pack read
+ * with one ranged get, then each blob decrypted, decompressed and re-hashed
+ * (repo_blob_decode) from that buffer. So the FUSE threads mostly copy
+ * bytes out while the workers decode in parallel.
  */
 #include "cairn/common.h"
 #include "cairn/mounter.h"
@@ -26,14 +38,23 @@
 #include "cairn/tree.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define TREE_CACHE 256
-#define PREFETCH_BYTES (4u << 20)
-#define PREFETCH_QUEUE 1024
+#define RA_FIRST (512u << 10)	/* read-ahead window after the first sequential read */
+#define RA_MAX (16u << 20)	/* largest read-ahead window (and at most cache / 4) */
+#define RA_NEAR (2u << 20)	/* a read this close to the last one continues it */
+#define JOB_REFS 64		/* chunks per read-ahead job at most */
+#define WORKERS_MAX 8
+#define RUN_GAP_LOCAL (4u << 10)	/* join reads of blobs this close in a pack */
+#define RUN_GAP_REMOTE (256u << 10)
+#define RUN_MAX (4u << 20)	/* one ranged read at most */
+#define PACK_MAPS 4		/* pack headers each worker keeps decoded */
+#define PACK_MAP_MIN 4		/* map a pack once a job finds this many chunks in it */
 
 struct msnap {
 	char name[64];		/* snapshots/<name> */
@@ -41,13 +62,26 @@ struct msnap {
 	struct snap_entry *e;
 };
 
-/* A cached blob: in a hash chain (by id) and in the LRU list (indices). */
+enum { CE_FREE, CE_READY, CE_PENDING };
+
+/* A cached blob: in a hash chain (by id); when ready, also in the LRU list
+ * (indices). A pending entry has no data; len is the size it was claimed
+ * with. */
 struct blob_ent {
 	uint8_t id[32];
 	uint8_t *data;
 	size_t len;
 	size_t hnext, prev, next;
-	int used;
+	int state;
+	int wanted;		/* pending, and a reader waits for it */
+	unsigned pins;		/* read-ahead claims not read to the end yet */
+};
+
+/* Chunks claimed by read-ahead, for a worker to load. */
+struct job {
+	struct job *next;
+	size_t n;
+	struct content_ref v[JOB_REFS];
 };
 
 #define NIL SIZE_MAX
@@ -62,29 +96,34 @@ struct tree_ent {
 struct mfs {
 	struct repo *r;
 	const struct mount_opts *o;
-	pthread_mutex_t mu;		/* snapshot list, caches, counters */
+	pthread_mutex_t mu;		/* snapshot list, tree cache */
 	struct snap_list list;
 	struct msnap *snaps;
 	size_t n_snaps;
 	time_t loaded_at;
 	time_t mounted_at;
+	uint64_t tick;
+	struct tree_ent trees[TREE_CACHE];
+	pthread_key_t dkey;		/* per-thread decompressor */
+	/* blob cache */
+	pthread_mutex_t cmu;		/* blobs, buckets, lru, counters below */
+	pthread_cond_t ccv;		/* a pending blob became ready or was dropped */
 	struct blob_ent *blobs;
 	size_t n_blobs, cap_blobs;
 	size_t *buckets, n_buckets;	/* hash heads; n_buckets a power of two */
 	size_t lru_head, lru_tail;	/* most and least recently used */
 	size_t free_slot;		/* chain of unused entries (through hnext) */
-	uint64_t blob_bytes, tick;
-	struct tree_ent trees[TREE_CACHE];
+	uint64_t blob_bytes;		/* ready entries */
+	uint64_t pending_bytes;		/* pending entries, as claimed */
+	uint64_t cache_limit;		/* cache_bytes or its default */
 	uint64_t fetched, fetched_bytes, hits, prefetched;
-	pthread_key_t dkey;		/* per-thread decompressor */
-	/* read-ahead */
-	pthread_mutex_t pmu;
-	pthread_cond_t pcv;
-	struct content_ref *pq;		/* ring of PREFETCH_QUEUE */
-	size_t pq_n, pq_head;
+	/* read-ahead jobs */
+	pthread_mutex_t jmu;
+	pthread_cond_t jcv;
+	struct job *jhead, *jtail;	/* FIFO */
 	int stopping;
-	pthread_t pthreads[2];
-	int n_pthreads;
+	pthread_t workers[WORKERS_MAX];
+	int n_workers;
 };
 
 static struct mfs *fs_get(void)
@@ -434,96 +473,18 @@ struct mfile {
 	struct content_ref cur;		/* the ref that covers [cur_start, cur_start+size) */
 	uint64_t cur_start;
 	int have_cur;
-	struct idlist_reader *ahead;	/* read-ahead walker */
-	uint64_t ahead_end;		/* file offset up to which read-ahead was queued */
-	struct content_ref pending;	/* next read-ahead ref, not queued yet */
+	struct idlist_reader *ahead;	/* read-ahead walker, positioned after ahead_end */
+	uint64_t ahead_end;		/* file offset up to which chunks were claimed */
+	int ahead_valid;		/* ahead was positioned (seek) since the last reset */
+	struct content_ref pending;	/* next read-ahead ref, not claimed yet */
 	int have_pending;
+	uint64_t ra;			/* current read-ahead window; 0: reads look random */
 	uint64_t last_end;
+	int have_last;
 	int stats;
 	char statbuf[1024];
 	size_t statlen;
 };
-
-static int mload_list(void *arg, const uint8_t id[32], struct buf *out)
-{
-	struct mfs *fs = arg;
-	return repo_blob_load(fs->r, dec(fs), BLOB_LIST, id, out);
-}
-
-static int fs_open(const char *path, struct fuse_file_info *fi)
-{
-	struct mfs *fs = fs_get();
-	struct target t;
-	if ((fi->flags & O_ACCMODE) != O_RDONLY)
-		return -EROFS;
-	pthread_mutex_lock(&fs->mu);
-	int e = resolve(fs, path, &t);
-	struct mfile *f = NULL;
-	if (e == 0 && t.kind != 3 && !(t.kind == 1 && t.node.type == NODE_FILE))
-		e = -EISDIR;
-	if (e == 0 && !(f = calloc(1, sizeof(*f))))
-		e = -ENOMEM;
-	if (e == 0 && t.kind == 3) {
-		struct buf b = BUF_INIT;
-		struct json j;
-		json_init(&j, &b);
-		json_obj_begin(&j);
-		json_key(&j, "blobs_fetched");
-		json_u64(&j, fs->fetched);
-		json_key(&j, "bytes_fetched");
-		json_u64(&j, fs->fetched_bytes);
-		json_key(&j, "cache_hits");
-		json_u64(&j, fs->hits);
-		json_key(&j, "blobs_prefetched");
-		json_u64(&j, fs->prefetched);
-		json_key(&j, "cached_bytes");
-		json_u64(&j, fs->blob_bytes);
-		json_key(&j, "snapshots");
-		json_u64(&j, fs->n_snaps);
-		json_obj_end(&j);
-		buf_put_u8(&b, '\n');
-		f->stats = 1;
-		fi->direct_io = 1;	/* its st_size is a guess */
-		f->statlen = CAIRN_MIN(b.len, sizeof(f->statbuf));
-		memcpy(f->statbuf, b.data, f->statlen);
-		buf_free(&b);
-	} else if (e == 0) {
-		f->node = t.node;
-		memset(&t.node, 0, sizeof(t.node));
-		if (idlist_reader_new(f->node.content, f->node.n_content, f->node.content_depth,
-				      mload_list, fs, &f->rd) < 0 ||
-		    idlist_reader_new(f->node.content, f->node.n_content, f->node.content_depth,
-				      mload_list, fs, &f->ahead) < 0)
-			e = -EIO;
-		pthread_mutex_init(&f->mu, NULL);
-	}
-	pthread_mutex_unlock(&fs->mu);
-	node_clear(&t.node);
-	if (e < 0) {
-		if (f)
-			node_clear(&f->node);
-		free(f);
-		return e;
-	}
-	fi->fh = (uint64_t)(uintptr_t)f;
-	fi->keep_cache = 1;
-	return 0;
-}
-
-static int fs_release(const char *path, struct fuse_file_info *fi)
-{
-	struct mfile *f = (struct mfile *)(uintptr_t)fi->fh;
-	(void)path;
-	if (!f)
-		return 0;
-	idlist_reader_free(f->rd);
-	idlist_reader_free(f->ahead);
-	node_clear(&f->node);
-	if (!f->stats)
-		pthread_mutex_destroy(&f->mu);
-	free(f);
-	return 0;
-}
 
 static size_t bucket_of(const struct mfs *fs, const uint8_t id[32])
 {
@@ -556,7 +517,7 @@ static void lru_push_front(struct mfs *fs, size_t i)
 		fs->lru_tail = i;
 }
 
-/* The cached entry of a blob, or NIL (caller holds mu). */
+/* The cached (ready or pending) entry of a blob, or NIL (caller holds cmu). */
 static size_t cache_find(struct mfs *fs, const uint8_t id[32])
 {
 	if (!fs->n_buckets)
@@ -567,32 +528,45 @@ static size_t cache_find(struct mfs *fs, const uint8_t id[32])
 	return NIL;
 }
 
-/* Removes the least recently used blob (caller holds mu). */
-static void cache_evict(struct mfs *fs)
+/* Takes an entry out of the hash (and the LRU when ready), frees its data
+ * and returns the slot to the free chain (caller holds cmu). */
+static void cache_remove(struct mfs *fs, size_t v)
 {
-	size_t v = fs->lru_tail;
-	if (v == NIL)
-		return;
 	struct blob_ent *b = &fs->blobs[v];
-	lru_unlink(fs, v);
+	if (b->state == CE_READY) {
+		lru_unlink(fs, v);
+		fs->blob_bytes -= b->len;
+	} else {
+		fs->pending_bytes -= b->len;
+	}
 	size_t *pp = &fs->buckets[bucket_of(fs, b->id)];
 	while (*pp != v)
 		pp = &fs->blobs[*pp].hnext;
 	*pp = b->hnext;
-	fs->blob_bytes -= b->len;
 	free(b->data);
 	b->data = NULL;
-	b->used = 0;
+	b->state = CE_FREE;
 	b->hnext = fs->free_slot;
 	fs->free_slot = v;
 }
 
-/* Adds a blob (taking data), evicting to stay under limit (caller holds mu). */
-static void cache_add(struct mfs *fs, const uint8_t id[32], uint8_t *data, size_t len,
-		      uint64_t limit)
+/* Evicts least recently used ready blobs until len more bytes fit (caller
+ * holds cmu). */
+static void cache_make_room(struct mfs *fs, size_t len)
 {
-	while (fs->lru_tail != NIL && fs->blob_bytes + len > limit)
-		cache_evict(fs);
+	while (fs->lru_tail != NIL && fs->blob_bytes + len > fs->cache_limit)
+		cache_remove(fs, fs->lru_tail);
+}
+
+/* Adds an entry for id (not in the cache yet): ready with data (taken) or
+ * pending (data NULL, len as claimed). Returns its slot, or NIL when out of
+ * memory (data is freed). Caller holds cmu; slot indices stay valid, but
+ * pointers into fs->blobs do not survive this call. */
+static size_t cache_insert(struct mfs *fs, const uint8_t id[32], uint8_t *data, size_t len,
+			   int state)
+{
+	if (state == CE_READY)
+		cache_make_room(fs, len);
 	if (fs->free_slot == NIL) {
 		size_t cap = fs->cap_blobs ? fs->cap_blobs * 2 : 1024;
 		struct blob_ent *v = realloc(fs->blobs, cap * sizeof(*v));
@@ -602,11 +576,11 @@ static void cache_add(struct mfs *fs, const uint8_t id[32], uint8_t *data, size_
 				fs->blobs = v;
 			free(nb);
 			free(data);
-			return;
+			return NIL;
 		}
 		fs->blobs = v;
 		for (size_t i = fs->cap_blobs; i < cap; i++) {
-			v[i].used = 0;
+			v[i].state = CE_FREE;
 			v[i].data = NULL;
 			v[i].hnext = i + 1 < cap ? i + 1 : NIL;
 		}
@@ -619,7 +593,7 @@ static void cache_add(struct mfs *fs, const uint8_t id[32], uint8_t *data, size_
 		for (size_t i = 0; i < fs->n_buckets; i++)
 			nb[i] = NIL;
 		for (size_t i = 0; i < fs->n_blobs; i++) {
-			if (!v[i].used)
+			if (v[i].state == CE_FREE)
 				continue;
 			size_t h = bucket_of(fs, v[i].id);
 			v[i].hnext = nb[h];
@@ -634,102 +608,527 @@ static void cache_add(struct mfs *fs, const uint8_t id[32], uint8_t *data, size_
 	memcpy(b->id, id, 32);
 	b->data = data;
 	b->len = len;
-	b->used = 1;
+	b->state = state;
+	b->wanted = 0;
+	b->pins = state == CE_PENDING;
+	b->prev = b->next = NIL;
 	size_t h = bucket_of(fs, id);
 	b->hnext = fs->buckets[h];
 	fs->buckets[h] = i;
-	lru_push_front(fs, i);
-	fs->blob_bytes += len;
+	if (state == CE_READY) {
+		lru_push_front(fs, i);
+		fs->blob_bytes += len;
+	} else {
+		fs->pending_bytes += len;
+	}
+	return i;
 }
 
-/* Copies [from, from+len) of a data blob into out, via the cache. */
-static int blob_read(struct mfs *fs, const uint8_t id[32], uint64_t from, size_t len, char *out,
-		     int prefetch)
+/* A loaded blob enters the cache: fills its pending entry or adds it (data
+ * taken). Wakes readers waiting for it. Caller holds cmu. */
+static void cache_fill(struct mfs *fs, const uint8_t id[32], uint8_t *data, size_t len)
 {
-	pthread_mutex_lock(&fs->mu);
 	size_t i = cache_find(fs, id);
+	if (i != NIL && fs->blobs[i].state == CE_READY) {
+		free(data);	/* another thread was first */
+		return;
+	}
 	if (i != NIL) {
+		cache_make_room(fs, len);
 		struct blob_ent *b = &fs->blobs[i];
-		int e = 0;
-		if (out && from + len > b->len)
-			e = -EIO;
-		else if (out)
-			memcpy(out, b->data + from, len);
-		lru_unlink(fs, i);
+		int wanted = b->wanted;
+		fs->pending_bytes -= b->len;
+		b->data = data;
+		b->len = len;
+		b->state = CE_READY;
+		b->wanted = 0;
 		lru_push_front(fs, i);
-		if (!prefetch)
+		fs->blob_bytes += len;
+		if (wanted)
+			pthread_cond_broadcast(&fs->ccv);
+	} else {
+		cache_insert(fs, id, data, len, CE_READY);
+	}
+}
+
+/* Read-ahead gave up on a claimed blob: readers load it themselves. Caller
+ * holds cmu. */
+static void cache_unclaim(struct mfs *fs, const uint8_t id[32])
+{
+	size_t i = cache_find(fs, id);
+	if (i != NIL && fs->blobs[i].state == CE_PENDING) {
+		int wanted = fs->blobs[i].wanted;
+		cache_remove(fs, i);
+		if (wanted)
+			pthread_cond_broadcast(&fs->ccv);
+	}
+}
+
+/* Copies [from, from+len) of a ready cached blob, waiting while it is
+ * pending. A read to the blob's end uses up one read-ahead claim (when
+ * `claimed`); a blob with no claims left was streamed through and is
+ * dropped (drop-behind: the kernel's page cache has the bytes now, and the
+ * cache stays the size of the read-ahead window). Returns 0 (copied), 1
+ * (not cached) or -EIO (shorter than the range). Caller holds cmu. */
+static int cache_copy(struct mfs *fs, const uint8_t id[32], uint64_t from, size_t len, char *out,
+		      int claimed)
+{
+	for (;;) {
+		size_t i = cache_find(fs, id);
+		if (i == NIL)
+			return 1;
+		struct blob_ent *b = &fs->blobs[i];
+		if (b->state == CE_PENDING) {
+			b->wanted = 1;
+			pthread_cond_wait(&fs->ccv, &fs->cmu);
+			continue;
+		}
+		if (from + len > b->len)
+			return -EIO;
+		memcpy(out, b->data + from, len);
+		if (claimed && b->pins && from + len == b->len && --b->pins == 0) {
+			cache_remove(fs, i);
+		} else {
+			lru_unlink(fs, i);
+			lru_push_front(fs, i);
+		}
+		return 0;
+	}
+}
+
+/* Copies [from, from+len) of a data blob into out, via the cache; loads it
+ * in this thread when nobody has. claimed: the read is part of a stream
+ * that read-ahead serves. */
+static int blob_read(struct mfs *fs, const uint8_t id[32], uint64_t from, size_t len, char *out,
+		     int claimed)
+{
+	pthread_mutex_lock(&fs->cmu);
+	int e = cache_copy(fs, id, from, len, out, claimed);
+	if (e <= 0) {
+		if (e == 0)
 			fs->hits++;
-		pthread_mutex_unlock(&fs->mu);
+		pthread_mutex_unlock(&fs->cmu);
 		return e;
 	}
-	pthread_mutex_unlock(&fs->mu);
+	pthread_mutex_unlock(&fs->cmu);
 	struct buf blob = BUF_INIT;
-	int e = repo_blob_load(fs->r, dec(fs), BLOB_DATA, id, &blob);
+	e = repo_blob_load(fs->r, dec(fs), BLOB_DATA, id, &blob);
 	if (e < 0) {
 		buf_free(&blob);
 		return -EIO;
 	}
-	if (out) {
-		if (from + len > blob.len) {
-			buf_free(&blob);
-			return -EIO;
-		}
-		memcpy(out, blob.data + from, len);
+	if (from + len > blob.len) {
+		buf_free(&blob);
+		return -EIO;
 	}
-	uint64_t limit = fs->o->cache_bytes ? fs->o->cache_bytes : (128u << 20);
-	pthread_mutex_lock(&fs->mu);
+	memcpy(out, blob.data + from, len);
+	pthread_mutex_lock(&fs->cmu);
 	fs->fetched++;
 	fs->fetched_bytes += blob.len;
-	if (prefetch)
-		fs->prefetched++;
-	if (cache_find(fs, id) == NIL) {	/* another thread may have added it */
-		size_t n = blob.len;
-		cache_add(fs, id, buf_steal(&blob, NULL), n, limit);
-	}
-	pthread_mutex_unlock(&fs->mu);
-	buf_free(&blob);
+	size_t n = blob.len;
+	cache_fill(fs, id, buf_steal(&blob, NULL), n);
+	pthread_mutex_unlock(&fs->cmu);
 	return 0;
 }
 
-static void *prefetch_thread(void *arg)
+/* Loads LIST blobs through the cache: reads that jump back re-seek the
+ * idlist reader, and that should not decrypt the same LIST blobs again. */
+static int mload_list(void *arg, const uint8_t id[32], struct buf *out)
 {
 	struct mfs *fs = arg;
-	pthread_mutex_lock(&fs->pmu);
+	pthread_mutex_lock(&fs->cmu);
+	size_t i = cache_find(fs, id);
+	if (i != NIL && fs->blobs[i].state == CE_READY) {
+		buf_reset(out);
+		buf_put(out, fs->blobs[i].data, fs->blobs[i].len);
+		lru_unlink(fs, i);
+		lru_push_front(fs, i);
+		pthread_mutex_unlock(&fs->cmu);
+		return buf_ok(out);
+	}
+	pthread_mutex_unlock(&fs->cmu);
+	int e = repo_blob_load(fs->r, dec(fs), BLOB_LIST, id, out);
+	if (e < 0)
+		return e;
+	uint8_t *copy = malloc(out->len ? out->len : 1);
+	if (copy) {
+		memcpy(copy, out->data, out->len);
+		pthread_mutex_lock(&fs->cmu);
+		cache_fill(fs, id, copy, out->len);
+		pthread_mutex_unlock(&fs->cmu);
+	}
+	return 0;
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+	struct mfs *fs = fs_get();
+	struct target t;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY)
+		return -EROFS;
+	pthread_mutex_lock(&fs->mu);
+	int e = resolve(fs, path, &t);
+	struct mfile *f = NULL;
+	if (e == 0 && t.kind != 3 && !(t.kind == 1 && t.node.type == NODE_FILE))
+		e = -EISDIR;
+	if (e == 0 && !(f = calloc(1, sizeof(*f))))
+		e = -ENOMEM;
+	if (e == 0 && t.kind == 3) {
+		struct buf b = BUF_INIT;
+		struct json j;
+		pthread_mutex_lock(&fs->cmu);
+		uint64_t c[5] = { fs->fetched, fs->fetched_bytes, fs->hits, fs->prefetched,
+				  fs->blob_bytes };
+		pthread_mutex_unlock(&fs->cmu);
+		json_init(&j, &b);
+		json_obj_begin(&j);
+		json_key(&j, "blobs_fetched");
+		json_u64(&j, c[0]);
+		json_key(&j, "bytes_fetched");
+		json_u64(&j, c[1]);
+		json_key(&j, "cache_hits");
+		json_u64(&j, c[2]);
+		json_key(&j, "blobs_prefetched");
+		json_u64(&j, c[3]);
+		json_key(&j, "cached_bytes");
+		json_u64(&j, c[4]);
+		json_key(&j, "snapshots");
+		json_u64(&j, fs->n_snaps);
+		json_obj_end(&j);
+		buf_put_u8(&b, '\n');
+		f->stats = 1;
+		fi->direct_io = 1;	/* its st_size is a guess */
+		f->statlen = CAIRN_MIN(b.len, sizeof(f->statbuf));
+		memcpy(f->statbuf, b.data, f->statlen);
+		buf_free(&b);
+	} else if (e == 0) {
+		f->node = t.node;
+		memset(&t.node, 0, sizeof(t.node));
+		if (idlist_reader_new(f->node.content, f->node.n_content, f->node.content_depth,
+				      mload_list, fs, &f->rd) < 0 ||
+		    idlist_reader_new(f->node.content, f->node.n_content, f->node.content_depth,
+				      mload_list, fs, &f->ahead) < 0)
+			e = -EIO;
+		pthread_mutex_init(&f->mu, NULL);
+	}
+	pthread_mutex_unlock(&fs->mu);
+	node_clear(&t.node);
+	if (e < 0) {
+		if (f) {
+			idlist_reader_free(f->rd);
+			idlist_reader_free(f->ahead);
+			node_clear(&f->node);
+		}
+		free(f);
+		return e;
+	}
+	fi->fh = (uint64_t)(uintptr_t)f;
+	fi->keep_cache = 1;
+	return 0;
+}
+
+static int fs_release(const char *path, struct fuse_file_info *fi)
+{
+	struct mfile *f = (struct mfile *)(uintptr_t)fi->fh;
+	(void)path;
+	if (!f)
+		return 0;
+	idlist_reader_free(f->rd);
+	idlist_reader_free(f->ahead);
+	node_clear(&f->node);
+	if (!f->stats)
+		pthread_mutex_destroy(&f->mu);
+	free(f);
+	return 0;
+}
+
+/* Orders job chunks by pack, then offset. */
+struct jloc {
+	struct index_loc loc;
+	size_t k;	/* index in the job */
+};
+
+static int cmp_jloc(const void *a, const void *b)
+{
+	const struct jloc *x = a, *y = b;
+	int c = memcmp(x->loc.pack_id, y->loc.pack_id, 32);
+	if (c)
+		return c;
+	return x->loc.offset < y->loc.offset ? -1 : x->loc.offset > y->loc.offset;
+}
+
+/* A pack's decoded header with a hash table over its entries: the chunks
+ * of a file come from few packs in a row, so after the first look-ups in a
+ * pack the rest are found here without asking SQLite. The header is sealed
+ * and its entries are checked to tile the pack, as the index's are. */
+struct pack_map {
+	uint8_t id[32];
+	int state;		/* 0 unused, 1 mapped, 2 header unreadable: use the index */
+	struct pack_entry *e;
+	size_t n;
+	uint32_t *slot;		/* open addressing: entry index + 1, 0 empty */
+	size_t mask;
+	uint64_t tick;
+};
+
+/* A worker's reusable state. */
+struct worker {
+	struct mfs *fs;
+	struct decompressor *d;
+	struct buf run;		/* sealed bytes of one ranged read */
+	struct jloc locs[JOB_REFS];
+	uint8_t ids[JOB_REFS][32];
+	size_t ids_k[JOB_REFS];	/* job index of ids[i] */
+	struct index_loc found_locs[JOB_REFS];
+	uint8_t found[JOB_REFS];
+	struct pack_map maps[PACK_MAPS];
+	uint64_t tick;
+};
+
+/* Frees a map's entries and marks it unused. */
+static void pack_map_clear(struct pack_map *pm)
+{
+	free(pm->e);
+	free(pm->slot);
+	memset(pm, 0, sizeof(*pm));
+}
+
+/* Finds a data blob in the worker's mapped packs. */
+static int pack_map_find(struct worker *w, const uint8_t id[32], struct index_loc *ret)
+{
+	for (size_t i = 0; i < PACK_MAPS; i++) {
+		struct pack_map *pm = &w->maps[i];
+		if (pm->state != 1)
+			continue;
+		for (size_t h = (size_t)get_u64le(id) & pm->mask; pm->slot[h]; h = (h + 1) & pm->mask) {
+			const struct pack_entry *e = &pm->e[pm->slot[h] - 1];
+			if (e->type != BLOB_DATA || memcmp(e->id, id, 32))
+				continue;
+			memcpy(ret->pack_id, pm->id, 32);
+			ret->offset = e->offset;
+			ret->length = e->length;
+			ret->raw_length = e->raw_length;
+			pm->tick = ++w->tick;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Decodes a pack's header into the least recently used map (once per
+ * pack: a pack whose header can't be read is remembered as such). */
+static void pack_map_load(struct worker *w, const uint8_t pack_id[32])
+{
+	struct pack_map *pm = &w->maps[0];
+	for (size_t i = 0; i < PACK_MAPS; i++) {
+		if (w->maps[i].state && !memcmp(w->maps[i].id, pack_id, 32))
+			return;
+		if (w->maps[i].tick < pm->tick)
+			pm = &w->maps[i];
+	}
+	pack_map_clear(pm);
+	memcpy(pm->id, pack_id, 32);
+	pm->state = 2;
+	pm->tick = ++w->tick;
+	char name[96];
+	uint64_t size;
+	pack_name(pack_id, name, sizeof(name));
+	if (backend_stat(repo_backend(w->fs->r), name, &size) < 0 ||
+	    repo_pack_header(w->fs->r, pack_id, size, &pm->e, &pm->n) < 0)
+		return;
+	size_t cap = 16;
+	while (cap < pm->n * 2)
+		cap *= 2;
+	if (pm->n >= UINT32_MAX || !(pm->slot = calloc(cap, sizeof(*pm->slot)))) {
+		free(pm->e);
+		pm->e = NULL;
+		return;
+	}
+	pm->mask = cap - 1;
+	for (size_t k = 0; k < pm->n; k++) {
+		size_t h = (size_t)get_u64le(pm->e[k].id) & pm->mask;
+		while (pm->slot[h])
+			h = (h + 1) & pm->mask;
+		pm->slot[h] = (uint32_t)k + 1;
+	}
+	pm->state = 1;
+}
+
+/* Loads a job's chunks into the cache; chunks it cannot load are unclaimed
+ * (a reader then loads them itself, and reports the error). */
+static void job_run(struct worker *w, struct job *j)
+{
+	struct mfs *fs = w->fs;
+	struct index *ix = repo_index(fs->r);
+	struct backend *be = repo_backend(fs->r);
+	uint64_t gap = (be->ops->features & BACKEND_F_REMOTE) ? RUN_GAP_REMOTE : RUN_GAP_LOCAL;
+	size_t m = 0, q = 0;
+	for (size_t k = 0; k < j->n; k++) {
+		if (pack_map_find(w, j->v[k].id, &w->locs[m].loc)) {
+			w->locs[m++].k = k;
+		} else {
+			memcpy(w->ids[q], j->v[k].id, 32);
+			w->ids_k[q++] = k;
+		}
+	}
+	if (q && index_lookup_many(ix, BLOB_DATA, (const uint8_t(*)[32])w->ids, q, w->found_locs,
+				   w->found) < 0)
+		memset(w->found, 0, sizeof(w->found));
+	size_t from_index = m;
+	for (size_t i = 0; i < q; i++) {
+		if (w->found[i]) {
+			w->locs[m].loc = w->found_locs[i];
+			w->locs[m++].k = w->ids_k[i];
+		} else {
+			pthread_mutex_lock(&fs->cmu);
+			cache_unclaim(fs, w->ids[i]);
+			pthread_mutex_unlock(&fs->cmu);
+		}
+	}
+	qsort(w->locs, m, sizeof(w->locs[0]), cmp_jloc);
+	/* packs the index had to be asked about often: map them for the next jobs */
+	if (m - from_index >= PACK_MAP_MIN) {
+		for (size_t a = 0, b; a < m; a = b) {
+			for (b = a + 1; b < m && !memcmp(w->locs[b].loc.pack_id, w->locs[a].loc.pack_id, 32); b++)
+				;
+			if (b - a >= PACK_MAP_MIN) {
+				struct index_loc dummy;
+				size_t k = w->locs[a].k;
+				if (!pack_map_find(w, j->v[k].id, &dummy))
+					pack_map_load(w, w->locs[a].loc.pack_id);
+			}
+		}
+	}
+	for (size_t a = 0, b; a < m; a = b) {
+		const struct index_loc *first = &w->locs[a].loc;
+		uint64_t end = first->offset + first->length;
+		for (b = a + 1; b < m; b++) {
+			const struct index_loc *l = &w->locs[b].loc;
+			if (memcmp(l->pack_id, first->pack_id, 32) || l->offset > end + gap ||
+			    l->offset + l->length - first->offset > RUN_MAX)
+				break;
+			end = CAIRN_MAX(end, l->offset + l->length);
+		}
+		char name[96];
+		pack_name(first->pack_id, name, sizeof(name));
+		buf_reset(&w->run);
+		int e = backend_get(be, name, first->offset, (size_t)(end - first->offset), &w->run);
+		for (size_t i = a; i < b; i++) {
+			const struct index_loc *l = &w->locs[i].loc;
+			const uint8_t *id = j->v[w->locs[i].k].id;
+			struct buf out = BUF_INIT;
+			int de = e;
+			if (de == 0)
+				de = repo_blob_decode(fs->r, w->d, BLOB_DATA, id,
+						      w->run.data + (l->offset - first->offset),
+						      l->length, l->raw_length, &out);
+			pthread_mutex_lock(&fs->cmu);
+			if (de == 0) {
+				fs->fetched++;
+				fs->prefetched++;
+				fs->fetched_bytes += out.len;
+				size_t n = out.len;
+				cache_fill(fs, id, buf_steal(&out, NULL), n);
+			} else {
+				cache_unclaim(fs, id);
+			}
+			pthread_mutex_unlock(&fs->cmu);
+			buf_free(&out);
+		}
+	}
+}
+
+/* A read-ahead worker: runs queued jobs until the mount stops. */
+static void *worker_thread(void *arg)
+{
+	struct worker *w = arg;
+	struct mfs *fs = w->fs;
+	pthread_mutex_lock(&fs->jmu);
 	for (;;) {
-		while (fs->pq_n == 0 && !fs->stopping)
-			pthread_cond_wait(&fs->pcv, &fs->pmu);
+		while (!fs->jhead && !fs->stopping)
+			pthread_cond_wait(&fs->jcv, &fs->jmu);
 		if (fs->stopping)
 			break;
-		struct content_ref c = fs->pq[fs->pq_head];
-		fs->pq_head = (fs->pq_head + 1) % PREFETCH_QUEUE;
-		fs->pq_n--;
-		pthread_mutex_unlock(&fs->pmu);
-		blob_read(fs, c.id, 0, 0, NULL, 1);
-		pthread_mutex_lock(&fs->pmu);
+		struct job *j = fs->jhead;
+		fs->jhead = j->next;
+		if (!fs->jhead)
+			fs->jtail = NULL;
+		pthread_mutex_unlock(&fs->jmu);
+		job_run(w, j);
+		free(j);
+		pthread_mutex_lock(&fs->jmu);
 	}
-	pthread_mutex_unlock(&fs->pmu);
-	decompressor_free(pthread_getspecific(fs->dkey));
-	pthread_setspecific(fs->dkey, NULL);
+	pthread_mutex_unlock(&fs->jmu);
 	return NULL;
 }
 
-/* Queues a chunk for the read-ahead threads (a FIFO ring). Returns 0, or
- * -1 when the queue is full: the caller tries again on its next read. */
-static int prefetch(struct mfs *fs, const struct content_ref *c)
+/* Hands a job to the workers (taking it). */
+static void job_submit(struct mfs *fs, struct job *j)
 {
-	int r = -1;
-	pthread_mutex_lock(&fs->pmu);
-	if (!fs->pq && !(fs->pq = calloc(PREFETCH_QUEUE, sizeof(*fs->pq))))
-		goto out;
-	if (fs->pq_n < PREFETCH_QUEUE) {
-		fs->pq[(fs->pq_head + fs->pq_n) % PREFETCH_QUEUE] = *c;
-		fs->pq_n++;
-		pthread_cond_signal(&fs->pcv);
-		r = 0;
+	j->next = NULL;
+	pthread_mutex_lock(&fs->jmu);
+	if (fs->jtail)
+		fs->jtail->next = j;
+	else
+		fs->jhead = j;
+	fs->jtail = j;
+	pthread_cond_signal(&fs->jcv);
+	pthread_mutex_unlock(&fs->jmu);
+}
+
+/* Claims and queues the chunks of [from, to) that read-ahead has not
+ * covered yet; stops early when the claimed bytes reach half the cache
+ * (the next read goes on). Caller holds f->mu. */
+static void file_readahead(struct mfs *fs, struct mfile *f, uint64_t from, uint64_t to)
+{
+	static const uint8_t zero[32];
+	if (!f->ahead_valid || f->ahead_end < from || f->ahead_end > to + RA_MAX) {
+		uint64_t start;
+		f->have_pending = 0;
+		f->ahead_valid = 1;
+		if (idlist_reader_seek(f->ahead, from, &start) == 0)
+			f->ahead_end = start;
+		else
+			f->ahead_end = f->node.size;	/* at the end, or broken: no read-ahead */
 	}
-out:
-	pthread_mutex_unlock(&fs->pmu);
-	return r;
+	struct job *j = NULL;
+	while (f->ahead_end < to) {
+		if (!f->have_pending) {
+			if (idlist_reader_next(f->ahead, &f->pending) != 1) {
+				f->ahead_end = f->node.size;
+				break;
+			}
+			f->have_pending = 1;
+		}
+		if (memcmp(f->pending.id, zero, 32)) {
+			if (!j) {
+				if (!(j = malloc(sizeof(*j))))
+					break;
+				j->n = 0;
+			}
+			pthread_mutex_lock(&fs->cmu);
+			int full = fs->pending_bytes + f->pending.size > fs->cache_limit / 2;
+			size_t i = full ? NIL : cache_find(fs, f->pending.id);
+			if (i != NIL)
+				fs->blobs[i].pins++;	/* cached, or claimed already */
+			else if (!full && cache_insert(fs, f->pending.id, NULL, f->pending.size,
+						       CE_PENDING) != NIL)
+				j->v[j->n++] = f->pending;
+			pthread_mutex_unlock(&fs->cmu);
+			if (full)
+				break;
+			if (j->n == JOB_REFS) {
+				job_submit(fs, j);
+				j = NULL;
+			}
+		}
+		f->ahead_end += f->pending.size;
+		f->have_pending = 0;
+	}
+	if (j && j->n)
+		job_submit(fs, j);
+	else
+		free(j);
 }
 
 static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
@@ -750,14 +1149,27 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
 	if ((uint64_t)off + size > f->node.size)
 		size = (size_t)(f->node.size - (uint64_t)off);
 	pthread_mutex_lock(&f->mu);
-	int sequential = (uint64_t)off == f->last_end && off > 0;
+	uint64_t pos = (uint64_t)off;
+	/* sequential (also when the kernel's read-ahead requests arrive out of
+	 * order): grow the read-ahead window; a jump elsewhere resets it */
+	int near = off == 0 || (f->have_last && pos + RA_NEAR >= f->last_end &&
+				pos <= f->last_end + RA_NEAR);
+	uint64_t ra_max = CAIRN_MIN((uint64_t)RA_MAX, fs->cache_limit / 4);
+	if (!near || !fs->n_workers)
+		f->ra = 0;
+	else
+		f->ra = f->ra ? CAIRN_MIN(f->ra * 2, ra_max) : CAIRN_MIN((uint64_t)RA_FIRST, ra_max);
+	/* queue before copying, so that the workers load this read's chunks
+	 * in parallel too; top up only when half the window is used, so that
+	 * jobs are large and workers wake up less often */
+	if (f->ra && (!f->ahead_valid || f->ahead_end < pos + size + f->ra / 2 ||
+		      f->ahead_end > pos + size + RA_MAX))
+		file_readahead(fs, f, pos, pos + size + f->ra);
 	int e = 0;
 	size_t done = 0;
 	/* position on the ref covering off: keep the current one, walk on for a
-	 * sequential read, seek otherwise */
-	uint64_t pos = (uint64_t)off;
-	if (!f->have_cur || pos < f->cur_start ||
-	    (pos >= f->cur_start + f->cur.size && !sequential)) {
+	 * read a little ahead, seek otherwise */
+	if (!f->have_cur || pos < f->cur_start || pos >= f->cur_start + f->cur.size + RA_NEAR) {
 		uint64_t start;
 		e = idlist_reader_seek(f->rd, pos, &start);
 		if (e == 0 && idlist_reader_next(f->rd, &f->cur) == 1) {
@@ -785,34 +1197,12 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
 		size_t n = (size_t)CAIRN_MIN((uint64_t)(size - done), f->cur.size - in);
 		if (!memcmp(f->cur.id, zero, 32))
 			memset(buf + done, 0, n);
-		else if ((e = blob_read(fs, f->cur.id, in, n, buf + done, 0)) < 0)
+		else if ((e = blob_read(fs, f->cur.id, in, n, buf + done, f->ra != 0)) < 0)
 			break;
 		done += n;
 	}
-	if (e == 0 && sequential) {
-		/* read ahead: queue the chunks up to PREFETCH_BYTES past this read */
-		uint64_t end = (uint64_t)off + done;
-		if (f->ahead_end < end) {
-			uint64_t start;
-			f->have_pending = 0;
-			if (idlist_reader_seek(f->ahead, end, &start) == 0)
-				f->ahead_end = start;
-			else
-				f->ahead_end = UINT64_MAX;
-		}
-		while (f->ahead_end < end + PREFETCH_BYTES) {
-			if (!f->have_pending) {
-				if (idlist_reader_next(f->ahead, &f->pending) != 1)
-					break;
-				f->have_pending = 1;
-			}
-			if (memcmp(f->pending.id, zero, 32) && prefetch(fs, &f->pending) < 0)
-				break;	/* queue full: this one waits for the next read */
-			f->ahead_end += f->pending.size;
-			f->have_pending = 0;
-		}
-	}
 	f->last_end = (uint64_t)off + done;
+	f->have_last = 1;
 	pthread_mutex_unlock(&f->mu);
 	return e < 0 ? e : (int)done;
 }
@@ -914,18 +1304,23 @@ int mounter_available(void)
 int mounter_run(struct repo *r, const struct mount_opts *o)
 {
 	struct mfs fs;
+	struct worker ws[WORKERS_MAX];
 	memset(&fs, 0, sizeof(fs));
+	memset(ws, 0, sizeof(ws));
 	fs.r = r;
 	fs.o = o;
 	fs.mounted_at = time(NULL);
 	fs.lru_head = fs.lru_tail = fs.free_slot = NIL;
+	fs.cache_limit = o->cache_bytes ? o->cache_bytes : (128u << 20);
 	pthread_mutex_init(&fs.mu, NULL);
-	pthread_mutex_init(&fs.pmu, NULL);
-	pthread_cond_init(&fs.pcv, NULL);
+	pthread_mutex_init(&fs.cmu, NULL);
+	pthread_cond_init(&fs.ccv, NULL);
+	pthread_mutex_init(&fs.jmu, NULL);
+	pthread_cond_init(&fs.jcv, NULL);
 	pthread_key_create(&fs.dkey, dec_free);
 	int e = refresh(&fs);
 	if (e < 0)
-		return e;
+		goto out;
 	char *argv[8];
 	int argc = 0;
 	argv[argc++] = "cairn";
@@ -951,9 +1346,30 @@ int mounter_run(struct repo *r, const struct mount_opts *o)
 	}
 	struct fuse_session *se = fuse_get_session(f);
 	fuse_set_signal_handlers(se);
-	for (int i = 0; i < 2; i++)
-		if (pthread_create(&fs.pthreads[i], NULL, prefetch_thread, &fs) == 0)
-			fs.n_pthreads++;
+#ifdef M_TRIM_THRESHOLD
+	/* streamed blobs are freed as fast as they are allocated: without this,
+	 * glibc hands the freed memory back to the kernel and faults it in
+	 * again (57,000 page faults per GiB read). Setting the trim threshold
+	 * turns off glibc's adaptive mmap threshold, so set that one too (else
+	 * each 128 KiB FUSE read buffer is an mmap). */
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mallopt(M_MMAP_THRESHOLD, 8 << 20);
+#endif
+	/* one read-ahead worker per CPU: they do the decrypting and hashing */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int nw = (int)CAIRN_MIN(CAIRN_MAX(ncpu, 2L), (long)WORKERS_MAX);
+	for (int i = 0; i < nw; i++) {
+		struct worker *w = &ws[fs.n_workers];
+		w->fs = &fs;
+		if (!(w->d = decompressor_new()))
+			break;
+		if (pthread_create(&fs.workers[fs.n_workers], NULL, worker_thread, w) != 0) {
+			decompressor_free(w->d);
+			w->d = NULL;
+			break;
+		}
+		fs.n_workers++;
+	}
 	log_info("serving %zu snapshots on %s; unmount with 'fusermount3 -u %s' or Ctrl-C",
 		 fs.n_snaps, o->mountpoint, o->mountpoint);
 	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
@@ -966,13 +1382,22 @@ int mounter_run(struct repo *r, const struct mount_opts *o)
 	fuse_destroy(f);
 	e = rc < 0 ? CAIRN_EIO : 0;
 out:
-	pthread_mutex_lock(&fs.pmu);
+	pthread_mutex_lock(&fs.jmu);
 	fs.stopping = 1;
-	pthread_cond_broadcast(&fs.pcv);
-	pthread_mutex_unlock(&fs.pmu);
-	for (int i = 0; i < fs.n_pthreads; i++)
-		pthread_join(fs.pthreads[i], NULL);
-	free(fs.pq);
+	pthread_cond_broadcast(&fs.jcv);
+	pthread_mutex_unlock(&fs.jmu);
+	for (int i = 0; i < fs.n_workers; i++) {
+		pthread_join(fs.workers[i], NULL);
+		decompressor_free(ws[i].d);
+		buf_free(&ws[i].run);
+		for (size_t k = 0; k < PACK_MAPS; k++)
+			pack_map_clear(&ws[i].maps[k]);
+	}
+	while (fs.jhead) {
+		struct job *j = fs.jhead;
+		fs.jhead = j->next;
+		free(j);
+	}
 	for (size_t i = 0; i < fs.n_blobs; i++)
 		free(fs.blobs[i].data);
 	free(fs.blobs);
@@ -984,6 +1409,11 @@ out:
 	free(fs.snaps);
 	decompressor_free(pthread_getspecific(fs.dkey));
 	pthread_key_delete(fs.dkey);
+	pthread_cond_destroy(&fs.jcv);
+	pthread_mutex_destroy(&fs.jmu);
+	pthread_cond_destroy(&fs.ccv);
+	pthread_mutex_destroy(&fs.cmu);
+	pthread_mutex_destroy(&fs.mu);
 	return e;
 }
 

@@ -686,6 +686,11 @@ static void decide(struct dumpcheck *dc)
 	consume(dc, dc->head, dc->head_len);
 }
 
+enum dumpcheck_format dumpcheck_format_seen(const struct dumpcheck *dc)
+{
+	return dc->decided ? dc->format : DUMPCHECK_UNKNOWN;
+}
+
 void dumpcheck_feed(struct dumpcheck *dc, const void *data, size_t len)
 {
 	const uint8_t *p = data;

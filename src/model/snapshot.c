@@ -45,7 +45,8 @@ enum {
 	ST_TOTAL_FILES = 28,
 	ST_TOTAL_BYTES = 29,
 	ST_ORIGINAL = 30,
-	ST_LAST_KNOWN = ST_ORIGINAL,
+	ST_DICT = 31,		/* compression dictionary blob the backup used */
+	ST_LAST_KNOWN = ST_DICT,
 };
 
 static uint64_t zigzag_enc(int64_t v)
@@ -239,6 +240,8 @@ int snapshot_encode(const struct snapshot *s, struct buf *out)
 	put_field_uint(&fw, ST_TOTAL_BYTES, m->total_bytes, 0);
 	if (s->has_original)
 		put_field_bytes(&fw, ST_ORIGINAL, s->original, 32);
+	if (s->has_dict)
+		put_field_bytes(&fw, ST_DICT, s->dict, 32);
 
 	if ((e = buf_ok(&fw.body)) < 0)
 		goto out;
@@ -467,6 +470,13 @@ int snapshot_decode(const void *data, size_t len, struct snapshot *s)
 			else
 				memcpy(s->original, val, 32);
 			s->has_original = 1;
+			break;
+		case ST_DICT:
+			if (vl != 32)
+				e = CAIRN_ECORRUPT;
+			else
+				memcpy(s->dict, val, 32);
+			s->has_dict = 1;
 			break;
 		default:
 			break; /* unknown field: skipped */

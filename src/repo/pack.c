@@ -16,7 +16,7 @@ struct pack_writer {
 
 int blob_type_valid(unsigned type)
 {
-	return type == BLOB_DATA || type == BLOB_TREE || type == BLOB_LIST;
+	return type == BLOB_DATA || type == BLOB_TREE || type == BLOB_LIST || type == BLOB_DICT;
 }
 
 const char *blob_type_name(unsigned type)
@@ -25,6 +25,7 @@ const char *blob_type_name(unsigned type)
 	case BLOB_DATA: return "data";
 	case BLOB_TREE: return "tree";
 	case BLOB_LIST: return "list";
+	case BLOB_DICT: return "dict";
 	default: return "unknown";
 	}
 }
@@ -73,7 +74,8 @@ int pack_blob_open(const struct crypto_keys *keys, unsigned type, const uint8_t 
 	if (e < 0)
 		return e;
 	unsigned flag = out->data[0];
-	if (flag != PACK_BLOB_FLAG_RAW && flag != PACK_BLOB_FLAG_ZSTD)
+	if (flag != PACK_BLOB_FLAG_RAW && flag != PACK_BLOB_FLAG_ZSTD &&
+	    !(flag == PACK_BLOB_FLAG_ZSTD_DICT && type == BLOB_DATA))
 		return CAIRN_ECORRUPT;
 	size_t n = len - CRYPTO_SEAL_OVERHEAD - 1;
 	memmove(out->data, out->data + 1, n);

@@ -11,6 +11,7 @@
 #include "cairn/log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -24,6 +25,13 @@ struct repo {
 	struct index *ix;
 	char *cache_dir;	/* <cache>/<repo id> */
 	char key_name[96];	/* keys/<id> that opened the repository */
+	/* Dictionaries loaded so far (few: one per backup series). */
+	pthread_mutex_t dict_mu;
+	struct repo_dict {
+		uint8_t id[32];
+		struct zdict *z;
+	} *dicts;
+	size_t n_dicts;
 };
 
 static const char *const file_dirs[] = { "index/", "snapshots/" };
@@ -211,6 +219,8 @@ static int repo_cache_setup(struct repo *r, const char *cache_dir)
 int repo_open(const struct repo_open_opts *o, struct repo **ret)
 {
 	struct repo *r = calloc(1, sizeof(*r));
+	if (r)
+		pthread_mutex_init(&r->dict_mu, NULL);
 	struct buf b = BUF_INIT;
 	if (!r)
 		return CAIRN_ENOMEM;
@@ -284,6 +294,10 @@ void repo_free(struct repo *r)
 	if (!r)
 		return;
 	index_free(r->ix);
+	for (size_t i = 0; i < r->n_dicts; i++)
+		zdict_free(r->dicts[i].z);
+	free(r->dicts);
+	pthread_mutex_destroy(&r->dict_mu);
 	chunker_free(r->chunker);
 	backend_free(r->be);
 	crypto_wipe(&r->keys, sizeof(r->keys));
@@ -432,6 +446,100 @@ int repo_file_find(struct repo *r, enum repo_file kind, const char *prefix, uint
 	return 0;
 }
 
+/* Finds a loaded dictionary; the caller holds dict_mu. */
+static struct zdict *dict_cached(struct repo *r, const uint8_t *ref, size_t reflen)
+{
+	for (size_t i = 0; i < r->n_dicts; i++)
+		if (memcmp(r->dicts[i].id, ref, reflen) == 0)
+			return r->dicts[i].z;
+	return NULL;
+}
+
+/* Loads the DICT blob id and prepares it for level (0: decompression only);
+ * a dictionary already loaded without compression tables is replaced. */
+static int dict_load(struct repo *r, struct decompressor *d, const uint8_t id[32], int level,
+		     const struct zdict **ret)
+{
+	pthread_mutex_lock(&r->dict_mu);
+	struct zdict *z = dict_cached(r, id, 32);
+	pthread_mutex_unlock(&r->dict_mu);
+	if (z && (level == 0 || zdict_can_compress(z))) {
+		*ret = z;
+		return 0;
+	}
+	struct buf b = BUF_INIT;
+	int e = repo_blob_load(r, d, BLOB_DICT, id, &b);
+	if (e == 0) {
+		e = zdict_new(b.data, b.len, level, &z);
+		if (e == CAIRN_ECORRUPT) {
+			char hex[65];
+			hex_encode(id, 32, hex);
+			log_error("dict blob %s is not a zstd dictionary; run 'cairn check "
+				  "--read-data'", hex);
+		}
+	}
+	buf_free(&b);
+	if (e < 0)
+		return e;
+	pthread_mutex_lock(&r->dict_mu);
+	struct zdict *old = dict_cached(r, id, 32);
+	if (old && (level == 0 || zdict_can_compress(old))) {
+		zdict_free(z);	/* another thread was first */
+		z = old;
+	} else {
+		void *p = realloc(r->dicts, (r->n_dicts + 1) * sizeof(*r->dicts));
+		if (!p) {
+			e = CAIRN_ENOMEM;
+			zdict_free(z);
+		} else {
+			/* An entry without compression tables stays: a thread may
+			 * be decoding with it. The newer one is found first. */
+			r->dicts = p;
+			memmove(r->dicts + 1, r->dicts, r->n_dicts * sizeof(*r->dicts));
+			memcpy(r->dicts[0].id, id, 32);
+			r->dicts[0].z = z;
+			r->n_dicts++;
+		}
+	}
+	pthread_mutex_unlock(&r->dict_mu);
+	if (e == 0)
+		*ret = z;
+	return e;
+}
+
+/* The dictionary a blob names by the first PACK_DICT_REF_LEN bytes of its id. */
+static int dict_by_ref(struct repo *r, struct decompressor *d, const uint8_t *ref,
+		       const struct zdict **ret)
+{
+	pthread_mutex_lock(&r->dict_mu);
+	struct zdict *z = dict_cached(r, ref, PACK_DICT_REF_LEN);
+	pthread_mutex_unlock(&r->dict_mu);
+	if (z) {
+		*ret = z;
+		return 0;
+	}
+	char hex[2 * PACK_DICT_REF_LEN + 1];
+	unsigned type;
+	uint8_t id[32];
+	hex_encode(ref, PACK_DICT_REF_LEN, hex);
+	int e = index_find_prefix(r->ix, hex, &type, id);
+	if (e == 0 && type != BLOB_DICT)
+		e = CAIRN_ENOTFOUND;
+	if (e < 0) {
+		log_error("the dictionary %s... that a blob was compressed with is %s; run "
+			  "'cairn repair index' or 'cairn check'", hex,
+			  e == CAIRN_EAMBIGUOUS ? "ambiguous" : "not in the index");
+		return e == CAIRN_ENOMEM ? e : CAIRN_ECORRUPT;
+	}
+	return dict_load(r, d, id, 0, ret);
+}
+
+int repo_dict_load(struct repo *r, struct decompressor *d, const uint8_t id[32], int level,
+		   const struct zdict **ret)
+{
+	return dict_load(r, d, id, level, ret);
+}
+
 int repo_blob_decode(struct repo *r, struct decompressor *d, unsigned type, const uint8_t id[32],
 		     const uint8_t *sealed, size_t len, uint32_t raw_length, struct buf *out)
 {
@@ -441,12 +549,22 @@ int repo_blob_decode(struct repo *r, struct decompressor *d, unsigned type, cons
 	int e = pack_blob_open(&r->keys, type, id, sealed, len, &flag, &payload);
 	if (e < 0)
 		goto out;
-	if (flag == PACK_BLOB_FLAG_ZSTD) {
+	if (flag == PACK_BLOB_FLAG_ZSTD || flag == PACK_BLOB_FLAG_ZSTD_DICT) {
+		const struct zdict *z = NULL;
+		size_t skip = 0;
+		if (flag == PACK_BLOB_FLAG_ZSTD_DICT) {
+			skip = PACK_DICT_REF_LEN;
+			e = payload.len > skip ? dict_by_ref(r, d, payload.data, &z) : CAIRN_ECORRUPT;
+			if (e < 0)
+				goto out;
+		}
 		buf_reset(out);
 		e = buf_reserve(out, raw_length);
 		if (e < 0)
 			goto out;
-		e = decompressor_run(d, payload.data, payload.len, out->data, raw_length);
+		e = z ? decompressor_run_dict(d, z, payload.data + skip, payload.len - skip, out->data,
+					      raw_length)
+		      : decompressor_run(d, payload.data, payload.len, out->data, raw_length);
 		if (e < 0)
 			goto out;
 		out->len = raw_length;
@@ -477,8 +595,18 @@ int repo_blob_decode_to(struct repo *r, struct decompressor *d, unsigned type,
 	int e = pack_blob_open(&r->keys, type, id, sealed, len, &flag, scratch);
 	if (e < 0)
 		return e;
-	if (flag == PACK_BLOB_FLAG_ZSTD) {
-		e = decompressor_run(d, scratch->data, scratch->len, dst, raw_length);
+	if (flag == PACK_BLOB_FLAG_ZSTD || flag == PACK_BLOB_FLAG_ZSTD_DICT) {
+		const struct zdict *z = NULL;
+		size_t skip = 0;
+		if (flag == PACK_BLOB_FLAG_ZSTD_DICT) {
+			skip = PACK_DICT_REF_LEN;
+			e = scratch->len > skip ? dict_by_ref(r, d, scratch->data, &z) : CAIRN_ECORRUPT;
+			if (e < 0)
+				return e;
+		}
+		e = z ? decompressor_run_dict(d, z, scratch->data + skip, scratch->len - skip, dst,
+					      raw_length)
+		      : decompressor_run(d, scratch->data, scratch->len, dst, raw_length);
 		if (e < 0)
 			return e;
 	} else {
@@ -520,6 +648,16 @@ int repo_blob_load(struct repo *r, struct decompressor *d, unsigned type, const 
 out:
 	buf_free(&sealed);
 	return e;
+}
+
+void repo_blob_prefetch(struct repo *r, unsigned type, const uint8_t id[32])
+{
+	struct index_loc loc;
+	char name[96];
+	if (!backend_can_prefetch(r->be) || index_lookup(r->ix, type, id, &loc) < 0)
+		return;
+	pack_name(loc.pack_id, name, sizeof(name));
+	backend_prefetch(r->be, name, loc.offset, loc.length);
 }
 
 int repo_pack_header(struct repo *r, const uint8_t pack_id[32], uint64_t pack_size,

@@ -54,6 +54,18 @@ struct saver {
 					   wants requests in flight (S3: several) */
 	size_t n_threads;		/* started */
 
+	/* Dictionary for new data blobs (set before the first save), and the
+	 * reservoir sample of new compressible data that trains one. */
+	const struct zdict *dict;
+	uint8_t dict_id[32];
+	pthread_mutex_t sample_mu;
+	struct sample {
+		uint8_t *data;
+		size_t len;
+	} *samples;
+	size_t n_samples, cap_samples;
+	uint64_t seen_samples, sample_rng;
+
 	pthread_mutex_t idx_mu;		/* the packs stored but not yet indexed */
 	struct repo_index_pack *pending;
 	size_t n_pending, cap_pending, pending_blobs;
@@ -71,9 +83,16 @@ struct saver {
 #define SKIP_AFTER 8
 #define PROBE_EVERY 16
 
+/* The sample that trains a dictionary: up to SAMPLE_SLOTS blobs, each cut
+ * to SAMPLE_MAX bytes, so it holds at most 8 MiB. */
+#define SAMPLE_SLOTS 1024u
+#define SAMPLE_MAX (8u << 10)
+#define DICT_MAX (112u << 10)	/* zstd's advice: ~100 KiB */
+
 struct saver_ctx {
 	struct saver *s;
 	struct compressor *comp;
+	const struct zdict *dict;	/* the one comp is set to */
 	unsigned incompressible;	/* blobs in a row that did not shrink */
 	struct buf cbuf;
 	struct buf sealed;
@@ -324,6 +343,7 @@ int saver_new(struct repo *r, const struct saver_opts *o, struct saver **ret)
 	pthread_mutex_init(&s->pack_mu, NULL);
 	pthread_mutex_init(&s->q_mu, NULL);
 	pthread_mutex_init(&s->idx_mu, NULL);
+	pthread_mutex_init(&s->sample_mu, NULL);
 	pthread_cond_init(&s->q_cond, NULL);
 	s->queue = calloc(s->q_cap, sizeof(*s->queue));
 	s->filling[0] = pack_writer_new(s->pack_size + (1u << 20));
@@ -375,6 +395,10 @@ void saver_free(struct saver *s)
 	pthread_mutex_destroy(&s->pack_mu);
 	pthread_mutex_destroy(&s->q_mu);
 	pthread_mutex_destroy(&s->idx_mu);
+	pthread_mutex_destroy(&s->sample_mu);
+	for (size_t i = 0; i < s->n_samples; i++)
+		free(s->samples[i].data);
+	free(s->samples);
 	pthread_cond_destroy(&s->q_cond);
 	free(s);
 }
@@ -403,6 +427,99 @@ void saver_ctx_free(struct saver_ctx *c)
 	free(c);
 }
 
+/* Reservoir sampling (Vitter's algorithm R): every new compressible data
+ * blob has the same chance to be in the sample, whatever the input size. */
+static void saver_sample(struct saver *s, const void *data, size_t len)
+{
+	size_t n = CAIRN_MIN(len, (size_t)SAMPLE_MAX);
+	pthread_mutex_lock(&s->sample_mu);
+	uint64_t seen = s->seen_samples++;
+	size_t slot = s->n_samples;
+	if (s->n_samples == s->cap_samples) {
+		/* xorshift64: which blobs are sampled needs no secrecy */
+		s->sample_rng ^= s->sample_rng << 13;
+		s->sample_rng ^= s->sample_rng >> 7;
+		s->sample_rng ^= s->sample_rng << 17;
+		slot = (size_t)(s->sample_rng % (seen + 1));
+	}
+	if (slot < s->cap_samples) {
+		struct sample *sm = &s->samples[slot];
+		uint8_t *p = sm->data && sm->len >= n ? sm->data : realloc(sm->data, n);
+		if (p) {
+			memcpy(p, data, n);
+			sm->data = p;
+			sm->len = n;
+			if (slot == s->n_samples)
+				s->n_samples++;
+		}
+	}
+	pthread_mutex_unlock(&s->sample_mu);
+}
+
+int saver_use_dict(struct saver *s, const uint8_t id[32])
+{
+	struct decompressor *d = decompressor_new();
+	if (!d)
+		return CAIRN_ENOMEM;
+	const struct zdict *z = NULL;
+	int e = repo_dict_load(s->repo, d, id, s->compression > 0 ? s->compression : 1, &z);
+	decompressor_free(d);
+	if (e < 0)
+		return e;
+	if (s->compression > 0) {
+		s->dict = z;
+		memcpy(s->dict_id, id, 32);
+	}
+	return 0;
+}
+
+int saver_sample_start(struct saver *s)
+{
+	if (s->samples || s->compression <= 0)
+		return 0;
+	s->samples = calloc(SAMPLE_SLOTS, sizeof(*s->samples));
+	if (!s->samples)
+		return CAIRN_ENOMEM;
+	s->cap_samples = SAMPLE_SLOTS;
+	s->sample_rng = 0x9e3779b97f4a7c15ull;
+	return 0;
+}
+
+int saver_train_dict(struct saver *s, struct saver_ctx *c, size_t min_bytes, uint8_t ret_id[32])
+{
+	pthread_mutex_lock(&s->sample_mu);
+	size_t total = 0;
+	for (size_t i = 0; i < s->n_samples; i++)
+		total += s->samples[i].len;
+	struct buf all = BUF_INIT, dict = BUF_INIT;
+	size_t *sizes = NULL;
+	int e = CAIRN_EINVAL;
+	if (total < min_bytes)
+		goto out;
+	e = CAIRN_ENOMEM;
+	sizes = malloc(s->n_samples * sizeof(*sizes));
+	if (!sizes || buf_reserve(&all, total) < 0)
+		goto out;
+	unsigned n = (unsigned)s->n_samples;
+	for (size_t i = 0; i < n; i++) {
+		buf_put(&all, s->samples[i].data, s->samples[i].len);
+		sizes[i] = s->samples[i].len;
+		free(s->samples[i].data);
+		s->samples[i].data = NULL;
+	}
+	s->n_samples = 0;
+	e = zdict_train(all.data, sizes, n, DICT_MAX, &dict);
+	buf_free(&all);
+	if (e == 0)
+		e = saver_save_blob(s, c, BLOB_DICT, dict.data, dict.len, ret_id);
+out:
+	pthread_mutex_unlock(&s->sample_mu);
+	buf_free(&all);
+	buf_free(&dict);
+	free(sizes);
+	return e;
+}
+
 int saver_save(struct saver *s, struct saver_ctx *c, unsigned type, const void *data, size_t len,
 	       const uint8_t id[32], int *ret_added)
 {
@@ -424,19 +541,35 @@ int saver_save(struct saver *s, struct saver_ctx *c, unsigned type, const void *
 	if (e <= 0)
 		return e;
 
-	size_t bound = compress_bound(len);
+	/* A dictionary is for data; trees and lists compress without one. */
+	const struct zdict *z = type == BLOB_DATA ? s->dict : NULL;
+	if (c->dict != z) {
+		compressor_set_dict(c->comp, z);
+		c->dict = z;
+	}
+	size_t skip = z ? PACK_DICT_REF_LEN : 0;
+	size_t bound = compress_bound(len) + skip;
 	if (buf_reserve(&c->cbuf, bound) < 0)
 		return CAIRN_ENOMEM;
 	size_t clen = 0;
 	if (c->incompressible < SKIP_AFTER || c->incompressible % PROBE_EVERY == 0) {
-		clen = compressor_run(c->comp, data, len, c->cbuf.data, c->cbuf.cap);
+		clen = compressor_run(c->comp, data, len, c->cbuf.data + skip, c->cbuf.cap - skip);
+		if (clen && clen + skip >= len)
+			clen = 0;
 		if (clen)
 			c->incompressible = 0;
 	}
 	if (!clen)
 		c->incompressible++;
-	e = pack_blob_seal(s->keys, type, id, clen ? PACK_BLOB_FLAG_ZSTD : PACK_BLOB_FLAG_RAW,
-			   clen ? c->cbuf.data : data, clen ? clen : len, &c->sealed);
+	else if (s->samples && type == BLOB_DATA)
+		saver_sample(s, data, len);
+	unsigned flag = !clen ? PACK_BLOB_FLAG_RAW : z ? PACK_BLOB_FLAG_ZSTD_DICT : PACK_BLOB_FLAG_ZSTD;
+	if (clen && z) {
+		memcpy(c->cbuf.data, s->dict_id, PACK_DICT_REF_LEN);
+		clen += skip;
+	}
+	e = pack_blob_seal(s->keys, type, id, flag, clen ? c->cbuf.data : data, clen ? clen : len,
+			   &c->sealed);
 	if (e < 0)
 		return e;
 
@@ -462,7 +595,7 @@ int saver_save(struct saver *s, struct saver_ctx *c, unsigned type, const void *
 		return e;
 	}
 	pthread_mutex_lock(&s->mu);
-	s->stats.blobs_added[type & 3]++;
+	s->stats.blobs_added[type <= BLOB_DICT ? type : 0]++;
 	s->stats.raw_bytes_added += len;
 	pthread_mutex_unlock(&s->mu);
 	return 0;

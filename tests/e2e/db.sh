@@ -151,6 +151,8 @@ pg_tests() {
 		"backup says the plain dump was verified"
 	check "snapshot input_format is pgdump-plain" \
 		test "$(json_field "$plain1" input_format)" = pgdump-plain
+	check "a dump is cut with half the repository's chunk sizes (avg 4096)" \
+		grep -q "'avg': 4096" <<<"$(json_field "$plain1" chunker)"
 	check "snapshot note says verified ($(json_field "$plain1" note))" \
 		grep -q '^verified: pg_dump plain-format SQL, completion trailer present' \
 		<<<"$(json_field "$plain1" note)"
@@ -349,6 +351,8 @@ redis_tests() {
 	rdb1=$(snap_id_of "$T/last.out")
 	err_has "dump.rdb: rdb verified: RDB version [0-9]+ .*CRC-64 ok" "the RDB was verified"
 	check "snapshot input_format is rdb" test "$(json_field "$rdb1" input_format)" = rdb
+	check "an RDB is cut with half the repository's chunk sizes (avg 4096)" \
+		grep -q "'avg': 4096" <<<"$(json_field "$rdb1" chunker)"
 	check "note: verified, CRC-64 ok ($(json_field "$rdb1" note))" \
 		grep -q '^verified: RDB version .*CRC-64 ok' <<<"$(json_field "$rdb1" note)"
 

@@ -108,6 +108,7 @@ for point in $(seq 1 20); do
 	(CAIRN_TEST_PRUNE_KILL_AT=$point exec "$CAIRN" prune -q -r "$T/kill" >/dev/null 2>&1)
 	[ $? -eq 137 ] && killed=$((killed + 1))
 	"$CAIRN" unlock -q -r "$T/kill" >/dev/null 2>&1
+	"$CAIRN" check -q -r "$T/kill" >/dev/null 2>&1 || { survivors_ok=0; echo "# kill at $point: check failed"; }
 	for i in 7 8 9; do
 		"$CAIRN" dump -r "$T/kill" --at "2026-01-1$i 00:00" k 2>/dev/null |
 			cmp -s - <(cat "$T/k$i" "$T/k$(( (i + 1) % 10 ))") || { survivors_ok=0; echo "# kill at $point: snapshot $i broken"; }
@@ -116,7 +117,7 @@ for point in $(seq 1 20); do
 	"$CAIRN" dump -r "$T/kill" latest k 2>/dev/null | cmp -s - <(cat "$T/k9" "$T/k0") || survivors_ok=0
 done
 check "prune was killed at 20 different points ($killed)" test $killed -eq 20
-check "prune killed at 20 points loses nothing" test $survivors_ok -eq 1
+check "prune killed at 20 points loses nothing and check passes" test $survivors_ok -eq 1
 
 # concurrent writers, then prune
 C=$T/conc

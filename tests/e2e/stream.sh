@@ -86,4 +86,51 @@ check_exit 0 "snapshots --host filter" "$CAIRN" snapshots -r "$R" --host nohost
 check "host filter shows none" grep -q '^0 snapshots$' "$T/last.out"
 check_exit 0 "backup --json" "$CAIRN" backup -r "$R" --stdin --stdin-name j --json <"$T/one"
 check "backup --json prints a summary object" grep -q '"message_type":"summary"' "$T/last.out"
+# Compression dictionaries: the first backup of a compressible series
+# trains one, the next backups of the series compress with it; prune keeps
+# it after the snapshot that trained it is gone.
+R2=$T/repo-dict
+"$CAIRN" init -q -r "$R2"
+python3 - "$T/rec0" "$T/rec1" <<'PY'
+import random, sys
+r = random.Random(7)
+cities = ["Berlin", "Lisbon", "Oslo", "Porto", "Riga", "Turku"]
+status = ["shipped", "pending", "cancelled", "returned"]
+def row(i):
+    return "%d\t2026-11-%02d %02d:%02d:00+00\t%s\t%s\tcustomer-%d@example.org\t%s\n" % (
+        i, r.randint(1, 28), r.randint(0, 23), r.randint(0, 59), r.choice(status),
+        r.choice(cities), r.randint(1, 50000), " ".join(r.choice(cities) for _ in range(r.randint(2, 9))))
+rows = [row(i) for i in range(90000)]
+open(sys.argv[1], "w").write("COPY orders FROM stdin;\n" + "".join(rows) + "\\.\n")
+for k in range(0, len(rows), 50):
+    rows[k] = row(k)
+rows += [row(i) for i in range(90000, 92000)]
+open(sys.argv[2], "w").write("COPY orders FROM stdin;\n" + "".join(rows) + "\\.\n")
+PY
+dict_of() {	# dict_of SNAPSHOT -> the snapshot's "dictionary" or "none"
+	"$CAIRN" snapshots -r "$R2" --json >"$T/dict.json" &&
+		python3 -c 'import json,sys; s=[x for x in json.load(open(sys.argv[1])) if x["id"].startswith(sys.argv[2])][0]; print(s.get("dictionary", "none"))' "$T/dict.json" "$1"
+}
+check_exit 0 "backup of a compressible stream (dictionary series)" "$CAIRN" backup -r "$R2" --stdin --stdin-name rec.sql <"$T/rec0"
+s0=$(snap_id_of "$T/last.out")
+d0=$(dict_of "$s0")
+check "the first backup trained a dictionary ($d0)" test "${#d0}" -eq 64
+check_exit 0 "next backup of the series" "$CAIRN" backup -r "$R2" --stdin --stdin-name rec.sql <"$T/rec1"
+s1=$(snap_id_of "$T/last.out")
+check "the next backup uses the same dictionary" test "$(dict_of "$s1")" = "$d0"
+check_exit 0 "dump of a stream compressed with the dictionary" "$CAIRN" dump -r "$R2" "$s1" rec.sql
+check "it equals the input" cmp -s "$T/last.out" "$T/rec1"
+check_exit 0 "incompressible stream in the same repository" "$CAIRN" backup -r "$R2" --stdin --stdin-name big <"$T/big"
+check "incompressible data trains no dictionary" test "$(dict_of "$(snap_id_of "$T/last.out")")" = none
+python3 -c 'import json,sys; s=[x for x in json.load(open(sys.argv[1])) if x["paths"] == ["/big"]][0]; sys.exit(s["chunker"]["avg"] != 8192)' "$T/dict.json" &&
+	ok "a stream that is not a dump keeps the repository's chunk sizes" ||
+	not_ok "a stream that is not a dump keeps the repository's chunk sizes"
+check_exit 0 "check --read-data with a dictionary" "$CAIRN" check -r "$R2" --read-data
+check_exit 0 "forget the snapshot that trained the dictionary, and prune" "$CAIRN" forget -r "$R2" --prune "$s0"
+check_exit 0 "dump after the prune" "$CAIRN" dump -r "$R2" "$s1" rec.sql
+check "it still equals the input" cmp -s "$T/last.out" "$T/rec1"
+check_exit 0 "check --read-data after the prune" "$CAIRN" check -r "$R2" --read-data
+rm -rf "$R2/../cache-dict"
+XDG_CACHE_HOME=$T/cache-dict check_exit 0 "dump with a fresh index cache" "$CAIRN" dump -r "$R2" "$s1" rec.sql
+check "it equals the input" cmp -s "$T/last.out" "$T/rec1"
 done_testing

@@ -216,6 +216,26 @@ static void test_objects(struct backend *b, const char *root)
 	backend_list(b, "data/", list_cb, &l);
 	is_int(l.n, 2, "list no longer shows it");
 
+	/* Delete many: across folders, a missing name is not an error. */
+	ok(backend_put(b, "data/c1/c101", "x", 1) == 0 && backend_put(b, "data/c1/c102", "y", 1) == 0 &&
+		   backend_put(b, "data/c2/c201", "z", 1) == 0,
+	   "three objects in two folders");
+	const char *const many[] = { "data/c1/c101", "data/c1/missing", "data/c2/c201", "data/c1/c102" };
+	is_int(backend_del_many(b, many, 4), 0, "del_many of 4 names (one missing)");
+	ok(backend_stat(b, "data/c1/c101", NULL) == CAIRN_ENOTFOUND &&
+		   backend_stat(b, "data/c1/c102", NULL) == CAIRN_ENOTFOUND &&
+		   backend_stat(b, "data/c2/c201", NULL) == CAIRN_ENOTFOUND,
+	   "del_many removed all three");
+	memset(&l, 0, sizeof(l));
+	backend_list(b, "data/", list_cb, &l);
+	is_int(l.n, 2, "and nothing else");
+	is_int(backend_del_many(b, many, 0), 0, "del_many of nothing");
+	ok(backend_put(b, "data/c3/c301", "x", 1) == 0 &&
+		   backend_del_many_flags(b, (const char *const[]){ "data/c3/c301" }, 1,
+					  BACKEND_DEL_LAZY) == 0 &&
+		   backend_stat(b, "data/c3/c301", NULL) == CAIRN_ENOTFOUND,
+	   "lazy del_many deletes too");
+
 	/* Overwrite. */
 	ok(backend_put(b, "config", "new content", 11) == 0, "overwrite config");
 	buf_reset(&out);
@@ -316,6 +336,108 @@ static void test_atomic_overwrite(struct backend *b, const char *root)
 	free(z);
 }
 
+struct packread {
+	struct backend *b;
+	int bad, reads;
+	unsigned seed;
+};
+
+/* Reads ranges of 40 packs in a pseudo-random order: more packs than the
+ * local backend keeps open, so descriptors are evicted while other threads
+ * read through them. */
+static void *pack_reader(void *arg)
+{
+	struct packread *pr = arg;
+	struct buf out = BUF_INIT;
+	for (int i = 0; i < 3000; i++) {
+		pr->seed = pr->seed * 1103515245u + 12345u;
+		unsigned k = (pr->seed >> 16) % 40, off = (pr->seed >> 8) % 1000;
+		char name[64];
+		snprintf(name, sizeof(name), "data/%02u/pack%02u", k, k);
+		buf_reset(&out);
+		if (backend_get(pr->b, name, off, 24, &out) < 0 || out.len != 24) {
+			pr->bad++;
+			continue;
+		}
+		for (size_t j = 0; j < out.len; j++)
+			if (out.data[j] != (uint8_t)(k * 7 + off + j)) {
+				pr->bad++;
+				break;
+			}
+		pr->reads++;
+	}
+	buf_free(&out);
+	return NULL;
+}
+
+/* Open descriptors of this process. */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	int n = 0;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* Pack descriptors stay open between gets: contents stay right across
+ * eviction, deletion and re-creation of a pack, and none leaks. */
+static void test_pack_fds(const char *root)
+{
+	int fds_before = count_fds();
+	struct backend *b = NULL;
+	if (backend_local_open(root, 0, &b) != 0) {
+		ok(0, "open the backend for the pack fd test");
+		return;
+	}
+	uint8_t data[1024];
+	int put_fail = 0;
+	for (unsigned k = 0; k < 40; k++) {
+		char name[64];
+		snprintf(name, sizeof(name), "data/%02u/pack%02u", k, k);
+		for (size_t j = 0; j < sizeof(data); j++)
+			data[j] = (uint8_t)(k * 7 + j);
+		put_fail += backend_put(b, name, data, sizeof(data)) != 0;
+	}
+	is_int(put_fail, 0, "put 40 packs");
+	struct packread pr[3] = { { b, 0, 0, 1 }, { b, 0, 0, 2 }, { b, 0, 0, 3 } };
+	pthread_t t[3];
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, pack_reader, &pr[i]);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	ok(pr[0].bad + pr[1].bad + pr[2].bad == 0 && pr[0].reads + pr[1].reads + pr[2].reads == 9000,
+	   "3 threads read 9000 ranges of 40 packs, all right");
+
+	struct buf out = BUF_INIT;
+	ok(backend_get(b, "data/01/pack01", 0, 4, &out) == 0, "read a pack (its fd is cached)");
+	ok(backend_del(b, "data/01/pack01") == 0, "delete it");
+	buf_reset(&out);
+	is_int(backend_get(b, "data/01/pack01", 0, 4, &out), CAIRN_ENOTFOUND,
+	       "a deleted pack is not read through the cached fd");
+	ok(backend_put(b, "data/01/pack01", "fresh", 5) == 0, "store it again");
+	buf_reset(&out);
+	ok(backend_get(b, "data/01/pack01", 0, 0, &out) == 0 && out.len == 5 &&
+		   memcmp(out.data, "fresh", 5) == 0,
+	   "and the new object is read, not the old one");
+	ok(backend_get(b, "data/02/pack02", 0, 0, &out) == 0 && backend_put(b, "data/02/pack02", "x", 1) == 0,
+	   "read a pack, then overwrite it");
+	buf_reset(&out);
+	ok(backend_get(b, "data/02/pack02", 0, 0, &out) == 0 && out.len == 1 && out.data[0] == 'x',
+	   "an overwritten pack reads its new content");
+	for (unsigned k = 0; k < 40; k++) {
+		char name[64];
+		snprintf(name, sizeof(name), "data/%02u/pack%02u", k, k);
+		backend_del(b, name);
+	}
+	buf_free(&out);
+	backend_free(b);
+	is_int(count_fds(), fds_before, "no descriptor left open after backend_free");
+}
+
 static void test_faulty(const char *root)
 {
 	struct backend *inner, *b;
@@ -391,6 +513,7 @@ int main(void)
 	test_putv(b);
 	test_atomic_overwrite(b, root);
 	backend_free(b);
+	test_pack_fds(root);
 	test_faulty(root);
 	remove_tmpdir();
 	ok(access(tmpdir, F_OK) != 0, "temporary folder removed");

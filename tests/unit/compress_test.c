@@ -196,10 +196,108 @@ static void test_corrupt(void)
 	decompressor_free(d);
 }
 
+/* Records like a database dump's: shared structure, varying fields. */
+static size_t fill_records(uint8_t *p, size_t cap, uint64_t seed)
+{
+	static const char *const words[] = { "shipped", "pending", "cancelled", "Berlin", "Lisbon",
+					     "Oslo", "express", "standard", "gift wrap" };
+	size_t n = 0;
+	uint64_t x = seed | 1;
+	while (n + 200 < cap) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		int w = snprintf((char *)p + n, cap - n,
+				 "%llu\t2026-11-%02u 1%u:%02u:00+00\t%s\t%s\tcustomer-%llu@example.org\t%s\n",
+				 (unsigned long long)(x % 1000000), (unsigned)(x >> 20) % 28 + 1,
+				 (unsigned)(x >> 8) % 10, (unsigned)(x >> 12) % 60,
+				 words[(x >> 30) % 3], words[3 + (x >> 34) % 3],
+				 (unsigned long long)(x >> 40) % 50000, words[6 + (x >> 50) % 3]);
+		n += (size_t)w;
+	}
+	return n;
+}
+
+static void test_dict(void)
+{
+	/* 400 samples of 4 KiB records train a dictionary */
+	enum { NS = 400, SL = 4096 };
+	uint8_t *samples = xmalloc((size_t)NS * SL);
+	size_t sizes[NS];
+	for (unsigned i = 0; i < NS; i++)
+		sizes[i] = fill_records(samples + (size_t)i * SL, SL, 1000 + i);
+	size_t packed = 0;
+	for (unsigned i = 0; i < NS; i++) {
+		memmove(samples + packed, samples + (size_t)i * SL, sizes[i]);
+		packed += sizes[i];
+	}
+	struct buf dict = BUF_INIT;
+	is_int(zdict_train(samples, sizes, NS, 112 << 10, &dict), 0, "a dictionary trains");
+	ok(dict.len > 0 && dict.len <= (112u << 10), "it fits the cap (%zu bytes)", dict.len);
+	struct buf none = BUF_INIT;
+	is_int(zdict_train(samples, sizes, 3, 112 << 10, &none), CAIRN_EINVAL,
+	       "3 samples are too few: CAIRN_EINVAL");
+	buf_free(&none);
+
+	struct zdict *z = NULL, *zd = NULL;
+	is_int(zdict_new(dict.data, dict.len, 3, &z), 0, "zdict_new for compression");
+	ok(zdict_can_compress(z), "it can compress");
+	is_int(zdict_new(dict.data, dict.len, 0, &zd), 0, "zdict_new for decompression only");
+	ok(!zdict_can_compress(zd), "that one cannot compress");
+	uint8_t junk[512];
+	fill_random(junk, sizeof(junk), 77);
+	struct zdict *bad = NULL;
+	is_int(zdict_new(junk, sizeof(junk), 3, &bad), CAIRN_ECORRUPT,
+	       "random bytes are not a dictionary: CAIRN_ECORRUPT");
+
+	/* new records, as a later dump's: smaller with the dictionary, and
+	 * they decode only with it */
+	struct compressor *plain = compressor_new(3), *with = compressor_new(3);
+	struct decompressor *d = decompressor_new();
+	compressor_set_dict(with, z);
+	size_t n = 8192, cap = compress_bound(n);
+	uint8_t *src = xmalloc(n), *a = xmalloc(cap), *b = xmalloc(cap), *back = xmalloc(n);
+	size_t tot_plain = 0, tot_dict = 0;
+	int round = 1, needs = 1;
+	for (unsigned i = 0; i < 20; i++) {
+		size_t len = fill_records(src, n, 99999 + i);
+		size_t la = compressor_run(plain, src, len, a, cap);
+		size_t lb = compressor_run(with, src, len, b, cap);
+		tot_plain += la;
+		tot_dict += lb;
+		if (!lb || decompressor_run_dict(d, zd, b, lb, back, len) != 0 || memcmp(back, src, len))
+			round = 0;
+		if (lb && decompressor_run(d, b, lb, back, len) == 0 && memcmp(back, src, len) == 0)
+			needs = 0;
+	}
+	ok(round, "20 blobs round-trip through the dictionary");
+	ok(needs, "they do not decode without it");
+	ok(tot_dict < tot_plain, "the dictionary makes them smaller (%zu -> %zu bytes)", tot_plain,
+	   tot_dict);
+	compressor_set_dict(with, NULL);
+	size_t len = fill_records(src, n, 4242);
+	size_t lc = compressor_run(with, src, len, a, cap);
+	ok(lc && decompressor_run(d, a, lc, back, len) == 0 && memcmp(back, src, len) == 0,
+	   "after compressor_set_dict(NULL) blobs decode without it");
+	compressor_free(plain);
+	compressor_free(with);
+	decompressor_free(d);
+	zdict_free(z);
+	zdict_free(zd);
+	zdict_free(NULL);
+	buf_free(&dict);
+	free(samples);
+	free(src);
+	free(a);
+	free(b);
+	free(back);
+}
+
 int main(void)
 {
 	test_round_trip();
 	test_store_raw();
 	test_corrupt();
+	test_dict();
 	return tap_done();
 }

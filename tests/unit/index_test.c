@@ -67,6 +67,162 @@ static int has_id(const struct file_ids *f, const uint8_t id[32])
 	return 0;
 }
 
+struct usage_seen {
+	struct index_pack_usage u[8];
+	int n;
+	struct index *ix;
+	int drop_first, repack_second;
+};
+
+static int collect_usage(void *arg, const struct index_pack_usage *u)
+{
+	struct usage_seen *s = arg;
+	if (s->n < 8)
+		s->u[s->n] = *u;
+	s->n++;
+	/* dropping from inside the usage scan, as prune does */
+	if (s->n == 1 && s->drop_first)
+		return index_drop_pack(s->ix, u->id, 0);
+	if (s->n == 2 && s->repack_second)
+		return index_drop_pack(s->ix, u->id, 1);
+	return 0;
+}
+
+struct entries_seen {
+	uint8_t packs[8][32];
+	int n_packs;
+	size_t n;
+	uint64_t last_off;
+	int out_of_order;
+};
+
+static int collect_entry(void *arg, const uint8_t pack_id[32], uint64_t pack_size,
+			 const struct pack_entry *en)
+{
+	struct entries_seen *s = arg;
+	(void)pack_size;
+	if (s->n_packs == 0 || memcmp(s->packs[s->n_packs - 1], pack_id, 32)) {
+		if (s->n_packs < 8)
+			memcpy(s->packs[s->n_packs], pack_id, 32);
+		s->n_packs++;
+	} else if (en->offset < s->last_off) {
+		s->out_of_order++;
+	}
+	s->last_off = en->offset;
+	s->n++;
+	return 0;
+}
+
+static int count_pack(void *arg, const uint8_t id[32], uint64_t size)
+{
+	(void)id;
+	(void)size;
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* Marking, keepers and per-pack usage with a duplicate copy, an unused
+ * blob and a missing one; then dropping and repacking packs. */
+static void test_prune_support(const char *path)
+{
+	struct index *ix;
+	struct pack_entry e0[10], e1[10], dup[2];
+	uint8_t p0[32], p1[32], p2[32], missing[32], f[32];
+	make_entries(0, e0, 10);
+	make_entries(1, e1, 10);
+	fill_id(p0, 0xa0, 0, 1);
+	fill_id(p1, 0xa1, 0, 1);
+	fill_id(p2, 0xa2, 0, 1);
+	fill_id(missing, 0xee, 0, 9);
+	fill_id(f, 0xf0, 0, 9);
+	/* pack 2 holds second copies of two blobs of pack 0 */
+	dup[0] = e0[0];
+	dup[1] = e0[1];
+	dup[0].offset = 0;
+	dup[1].offset = dup[0].length;
+	unlink(path);
+	ok(index_open(path, &ix) == 0, "open a fresh cache for prune");
+	ok(index_add_pack(ix, p0, 5000, e0, 10) == 0 && index_add_pack(ix, p1, 15000, e1, 10) == 0 &&
+		   index_add_pack(ix, p2, 300, dup, 2) == 0,
+	   "three packs");
+	ok(index_used_reset(ix) == 0, "used reset");
+	/* every blob of pack 0, the first 3 of pack 1 (one twice), one missing */
+	is_int(index_used_mark(ix, e0[0].type, e0[0].id), 1, "first mark: new");
+	is_int(index_used_mark(ix, e0[0].type, e0[0].id), 0, "second mark: seen");
+	uint8_t ids[12][32];
+	size_t n = 0;
+	for (int i = 1; i < 10; i++)
+		if (e0[i].type == BLOB_DATA)
+			memcpy(ids[n++], e0[i].id, 32);
+	memcpy(ids[n++], missing, 32);
+	ok(index_used_mark_many(ix, BLOB_DATA, (const uint8_t(*)[32])ids, n) == 0, "mark many");
+	for (int i = 1; i < 10; i++)
+		if (e0[i].type != BLOB_DATA)
+			index_used_mark(ix, e0[i].type, e0[i].id);
+	for (int i = 0; i < 3; i++)
+		index_used_mark(ix, e1[i].type, e1[i].id);
+	index_used_mark(ix, e1[0].type, e1[0].id);
+	uint64_t used = 0, miss = 0, kb = 0, kraw = 0, kstored = 0;
+	ok(index_used_finish(ix, &used, &miss) == 0, "finish");
+	is_int(used, 14, "14 used blobs (10 + 3 + the missing one)");
+	is_int(miss, 1, "one of them is missing");
+	uint64_t want_stored = 0, want_raw = 0;
+	for (int i = 0; i < 10; i++)
+		want_stored += e0[i].length, want_raw += e0[i].raw_length;
+	for (int i = 0; i < 3; i++)
+		want_stored += e1[i].length, want_raw += e1[i].raw_length;
+	ok(index_used_sums(ix, &kb, &kraw, &kstored) == 0 && kb == 13 && kraw == want_raw &&
+		   kstored == want_stored,
+	   "keeper sums count one copy of each indexed used blob (%llu)", (unsigned long long)kb);
+	struct usage_seen us = { .ix = ix };
+	ok(index_foreach_pack_usage(ix, collect_usage, &us) == 0 && us.n == 3, "usage of 3 packs");
+	uint64_t unused1 = 0;
+	for (int i = 3; i < 10; i++)
+		unused1 += e1[i].length;
+	ok(us.u[0].used_blobs == 10 && us.u[0].unused_blobs == 0 && us.u[0].used_bytes ==
+		   want_stored - e1[0].length - e1[1].length - e1[2].length,
+	   "pack 0: all 10 used (its copies are the keepers: lowest pack row)");
+	ok(us.u[1].used_blobs == 3 && us.u[1].unused_blobs == 7 && us.u[1].unused_bytes == unused1,
+	   "pack 1: 3 used, 7 unused");
+	ok(us.u[2].used_blobs == 0 && us.u[2].unused_blobs == 2 &&
+		   us.u[2].unused_bytes == (uint64_t)dup[0].length + dup[1].length,
+	   "pack 2: only second copies, all unused");
+	ok(memcmp(us.u[0].id, p0, 32) == 0 && memcmp(us.u[2].id, p2, 32) == 0 && us.u[2].size == 300,
+	   "usage names the packs and sizes");
+
+	/* drop pack 0 (as a test: it is used) and repack pack 1 */
+	us = (struct usage_seen){ .ix = ix, .drop_first = 1, .repack_second = 1 };
+	ok(index_foreach_pack_usage(ix, collect_usage, &us) == 0, "drop and repack from the usage scan");
+	struct entries_seen es;
+	memset(&es, 0, sizeof(es));
+	ok(index_foreach_repack_blob(ix, collect_entry, &es) == 0 && es.n == 3 && es.n_packs == 1 &&
+		   memcmp(es.packs[0], p1, 32) == 0 && es.out_of_order == 0,
+	   "repack visits the 3 keepers of pack 1 in offset order (%zu)", es.n);
+	memset(&es, 0, sizeof(es));
+	ok(index_foreach_kept_entry(ix, collect_entry, &es) == 0 && es.n == 2 && es.n_packs == 1 &&
+		   memcmp(es.packs[0], p2, 32) == 0,
+	   "the new index keeps pack 2 only (%zu entries)", es.n);
+	int dropped = 0;
+	ok(index_foreach_dropped_pack(ix, count_pack, &dropped) == 0 && dropped == 2,
+	   "two dropped packs");
+	ok(index_add_file(ix, missing) == 0, "an old index file is recorded");
+	ok(index_pack_dropped(ix, p0) == 1 && index_pack_dropped(ix, p1) == 1 &&
+		   index_pack_dropped(ix, p2) == 0,
+	   "index_pack_dropped tells dropped packs");
+	ok(index_add_file(ix, p2) == 0, "an index file that stays is recorded");
+	ok(index_drop_apply(ix, (const uint8_t(*)[32])f, 1, (const uint8_t(*)[32])missing, 1) == 0,
+	   "apply");
+	uint64_t nb = 0, np = 0;
+	ok(index_counts(ix, &nb, &np) == 0 && nb == 2 && np == 1, "the cache holds pack 2 only");
+	ok(index_lookup(ix, e0[0].type, e0[0].id, NULL) == 0 &&
+		   index_lookup(ix, e1[0].type, e1[0].id, NULL) == CAIRN_ENOTFOUND,
+	   "the second copy is found, pack 1's blobs are gone");
+	ok(index_has_file(ix, f) == 1 && index_has_file(ix, missing) == 0 && index_has_file(ix, p2) == 1,
+	   "the cache lists the new index file and the one that stays, not the removed one");
+	ok(index_used_drop(ix) == 0, "drop the marking tables");
+	index_free(ix);
+}
+
 int main(void)
 {
 	const char *t = getenv("TMPDIR");
@@ -234,6 +390,9 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/no/such/folder/index.db", tmpdir);
 	ix = NULL;
 	is_int(index_open(path, &ix), CAIRN_EIO, "a path in a missing folder: CAIRN_EIO");
+
+	snprintf(path, sizeof(path), "%s/prune.db", tmpdir);
+	test_prune_support(path);
 
 	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	ok(access(tmpdir, F_OK) != 0, "temporary folder removed");

@@ -2,8 +2,8 @@
  * keyfile_test.c - key files: round trip, wrong password, parsing, and
  * tamper detection of the header.
  *
- * keyfile_create always uses the real Argon2 parameters (64 MiB); opening
- * costs ~0.15 s each, so the exhaustive byte-flip test runs on a key file
+ * keyfile_create always uses the real Argon2 parameters (19 MiB x 7); opening
+ * costs ~0.1 s each, so the exhaustive byte-flip test runs on a key file
  * built here by the documented layout with cheap parameters (which also
  * checks that parameters are read from the file, not assumed).
  */
@@ -149,6 +149,33 @@ static void test_real(void)
 	buf_free(&kf);
 }
 
+/* Key files written with earlier defaults keep opening: the parameters
+ * come from the file, not from KEYFILE_OPSLIMIT/MEMLIMIT. */
+static void test_old_defaults(void)
+{
+	static const struct {
+		uint64_t ops, mem;
+		const char *what;
+	} old[] = {
+		{ 3, 64u << 20, "64 MiB x 3 (first default)" },
+		{ 4, 32u << 20, "32 MiB x 4 (second default)" },
+	};
+	struct buf kf = BUF_INIT;
+	for (size_t i = 0; i < CAIRN_ARRAY_LEN(old); i++) {
+		struct crypto_keys got;
+		struct keyfile_info info;
+		memset(&got, 0, sizeof(got));
+		make_keyfile(old[i].ops, old[i].mem, "", "", 1, "old pw", &kf);
+		ok(keyfile_open(kf.data, kf.len, "old pw", 6, &got, &info) == 0 &&
+			   keys_equal(&got, &keys) && info.opslimit == old[i].ops &&
+			   info.memlimit == old[i].mem,
+		   "a key file with %s opens", old[i].what);
+	}
+	buf_free(&kf);
+	ok(KEYFILE_MEMLIMIT >= (19u << 20) && KEYFILE_OPSLIMIT * (uint64_t)KEYFILE_MEMLIMIT >= 4 * (uint64_t)(32u << 20),
+	   "the default is at least OWASP's 19 MiB and keeps the 32 MiB x 4 work per guess");
+}
+
 static void test_cheap(void)
 {
 	struct buf kf = BUF_INIT;
@@ -246,5 +273,6 @@ int main(void)
 	crypto_keys_generate(&keys);
 	test_real();
 	test_cheap();
+	test_old_defaults();
 	return tap_done();
 }

@@ -82,9 +82,17 @@ static void test_blob_seal(void)
 	       CAIRN_ECORRUPT, "open of a blob without a flag byte fails");
 	ok(flag == 99, "failed opens leave the flag untouched");
 
-	ok(pack_blob_seal(&keys, BLOB_DATA, id, 2, "x", 1, &sealed) == 0, "seal with flag 2");
+	ok(pack_blob_seal(&keys, BLOB_DATA, id, 3, "x", 1, &sealed) == 0, "seal with flag 3");
 	is_int(pack_blob_open(&keys, BLOB_DATA, id, sealed.data, sealed.len, &flag, &out),
 	       CAIRN_ECORRUPT, "an unknown flag is CAIRN_ECORRUPT");
+	ok(pack_blob_seal(&keys, BLOB_DATA, id, PACK_BLOB_FLAG_ZSTD_DICT, "x", 1, &sealed) == 0 &&
+		   pack_blob_open(&keys, BLOB_DATA, id, sealed.data, sealed.len, &flag, &out) == 0 &&
+		   flag == PACK_BLOB_FLAG_ZSTD_DICT,
+	   "flag 2 (zstd with a dictionary) opens on a data blob");
+	ok(pack_blob_seal(&keys, BLOB_TREE, id, PACK_BLOB_FLAG_ZSTD_DICT, "x", 1, &sealed) == 0 &&
+		   pack_blob_open(&keys, BLOB_TREE, id, sealed.data, sealed.len, &flag, &out) ==
+			   CAIRN_ECORRUPT,
+	   "flag 2 on a tree blob is CAIRN_ECORRUPT");
 
 	ok(pack_blob_seal(&keys, BLOB_LIST, id, PACK_BLOB_FLAG_RAW, "", 0, &sealed) == 0 &&
 		   pack_blob_open(&keys, BLOB_LIST, id, sealed.data, sealed.len, &flag, &out) == 0 &&
@@ -104,10 +112,11 @@ static void test_blob_seal(void)
 
 static void test_types(void)
 {
-	ok(blob_type_valid(BLOB_DATA) && blob_type_valid(BLOB_TREE) && blob_type_valid(BLOB_LIST),
-	   "the three blob types are valid");
-	ok(!blob_type_valid(0) && !blob_type_valid(4) && !blob_type_valid(255),
-	   "0, 4, 255 are not");
+	ok(blob_type_valid(BLOB_DATA) && blob_type_valid(BLOB_TREE) && blob_type_valid(BLOB_LIST) &&
+		   blob_type_valid(BLOB_DICT),
+	   "the four blob types are valid");
+	ok(!blob_type_valid(0) && !blob_type_valid(5) && !blob_type_valid(255),
+	   "0, 5, 255 are not");
 	ok(strcmp(blob_type_name(BLOB_DATA), "data") == 0 &&
 		   strcmp(blob_type_name(BLOB_TREE), "tree") == 0 &&
 		   strcmp(blob_type_name(BLOB_LIST), "list") == 0 &&
@@ -404,7 +413,7 @@ static void test_header_rules(void)
 		{ "count larger than the entries", "CPH1", 2, BLOB_DATA, 100, 100, 0 },
 		{ "trailing byte after the entries", "CPH1", 1, BLOB_DATA, 100, 100, 1 },
 		{ "blob type 0", "CPH1", 1, 0, 100, 100, 0 },
-		{ "blob type 4", "CPH1", 1, 4, 100, 100, 0 },
+		{ "blob type 5", "CPH1", 1, 5, 100, 100, 0 },
 		{ "blob shorter than a sealed empty blob", "CPH1", 1, BLOB_DATA, 40, 40, 0 },
 		{ "entries shorter than the data", "CPH1", 1, BLOB_DATA, 100, 101, 0 },
 		{ "entries longer than the data", "CPH1", 1, BLOB_DATA, 100, 99, 0 },
