@@ -543,46 +543,13 @@ int repo_dict_load(struct repo *r, struct decompressor *d, const uint8_t id[32],
 int repo_blob_decode(struct repo *r, struct decompressor *d, unsigned type, const uint8_t id[32],
 		     const uint8_t *sealed, size_t len, uint32_t raw_length, struct buf *out)
 {
-	struct buf payload = BUF_INIT;
-	unsigned flag;
-	uint8_t check[32];
-	int e = pack_blob_open(&r->keys, type, id, sealed, len, &flag, &payload);
-	if (e < 0)
-		goto out;
-	if (flag == PACK_BLOB_FLAG_ZSTD || flag == PACK_BLOB_FLAG_ZSTD_DICT) {
-		const struct zdict *z = NULL;
-		size_t skip = 0;
-		if (flag == PACK_BLOB_FLAG_ZSTD_DICT) {
-			skip = PACK_DICT_REF_LEN;
-			e = payload.len > skip ? dict_by_ref(r, d, payload.data, &z) : CAIRN_ECORRUPT;
-			if (e < 0)
-				goto out;
-		}
-		buf_reset(out);
-		e = buf_reserve(out, raw_length);
-		if (e < 0)
-			goto out;
-		e = z ? decompressor_run_dict(d, z, payload.data + skip, payload.len - skip, out->data,
-					      raw_length)
-		      : decompressor_run(d, payload.data, payload.len, out->data, raw_length);
-		if (e < 0)
-			goto out;
-		out->len = raw_length;
-		buf_free(&payload);
-	} else {
-		if (payload.len != raw_length) {
-			e = CAIRN_ECORRUPT;
-			goto out;
-		}
-		buf_free(out);
-		*out = payload;
-		buf_init(&payload);
-	}
-	repo_blob_id(r, out->data, out->len, check);
-	if (memcmp(check, id, 32) != 0)
-		e = CAIRN_ECORRUPT;
-out:
-	buf_free(&payload);
+	struct buf scratch = BUF_INIT;
+	buf_reset(out);
+	int e = buf_reserve(out, raw_length ? raw_length : 1);
+	if (e == 0)
+		e = repo_blob_decode_to(r, d, type, id, sealed, len, raw_length, out->data, &scratch);
+	out->len = e == 0 ? raw_length : 0;
+	buf_free(&scratch);
 	return e;
 }
 
