@@ -33,6 +33,8 @@ struct ls_ctx {
 	struct repo *r;
 	struct buf out;
 	int long_format;
+	/* a stream snapshot's dump format and check, shown on its file */
+	const char *stream_path, *format, *note;
 };
 
 /* Writes out what was gathered (one write per 64 KiB, not per line). */
@@ -66,6 +68,11 @@ static int ls_visit(void *arg, const char *path, const struct node *n)
 		buf_put_u8(&c->out, '\n');
 	} else if (c->long_format) {
 		cli_node_long(&c->out, path, n);
+		if (c->format && strcmp(path, c->stream_path) == 0) {
+			/* the line's newline moves after the dump's format and check */
+			c->out.len--;
+			buf_printf(&c->out, "  [%s: %s]\n", c->format, c->note ? c->note : "");
+		}
 	} else {
 		buf_put(&c->out, path, strlen(path));
 		buf_put_u8(&c->out, '\n');
@@ -125,6 +132,12 @@ int cmd_ls(int argc, char **argv)
 	if (idx < 0) {
 		e = idx;
 		goto out;
+	}
+	const struct snapshot *sn = &l.v[idx].sn;
+	if (sn->input_format && strcmp(sn->input_format, "stream") != 0 && sn->n_paths == 1) {
+		ctx.stream_path = sn->paths[0];
+		ctx.format = sn->input_format;
+		ctx.note = sn->note;
 	}
 	struct browse_walk_opts wo = { .start = path, .visit = ls_visit, .arg = &ctx };
 	e = browse_walk(r, l.v[idx].sn.tree, &wo, NULL);

@@ -158,6 +158,9 @@ pg_tests() {
 		<<<"$(json_field "$plain1" note)"
 	"$CAIRN" snapshots -r "$R" >"$T/list.txt" 2>&1
 	check "snapshots table shows the format" grep -q "/bench.sql (pgdump-plain)" "$T/list.txt"
+	"$CAIRN" ls -l -r "$R" "$plain1" >"$T/ls.txt" 2>&1
+	check "ls -l shows the dump's format and check" \
+		grep -q "/bench.sql  \[pgdump-plain: verified: pg_dump plain-format SQL" "$T/ls.txt"
 
 	# custom format, uncompressed and compressed
 	check_exit 0 "backup of pg_dump -Fc -Z0" \
