@@ -8,7 +8,9 @@
  * verifies as a custom-format archive must be refused (truncation is
  * always caught); prefixes are sampled to keep runs fast. An input
  * without backslashes, wrapped between pg_dump's plain header and
- * completion trailer, must verify.
+ * completion trailer, must verify. The same bytes also go through the
+ * directory-format toc.dat check (dumpcheck_pg_toc): every proper prefix of
+ * a toc.dat that verifies must be refused.
  */
 #include "cairn/common.h"
 #include "cairn/buf.h"
@@ -58,6 +60,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort(); /* a truncated archive passed */
 		if (size > 5 && check(data, size - 1, 0, &b) == 0)
 			abort();
+	}
+
+	uint64_t files = 0;
+	struct dumpcheck_result t;
+	int te = dumpcheck_pg_toc(data, size, &t, &files);
+	if ((te == 0) != (t.status == DUMPCHECK_VERIFIED) || t.format != DUMPCHECK_PG_DIRECTORY ||
+	    strlen(t.detail) >= sizeof(t.detail) || strlen(t.warning) >= sizeof(t.warning))
+		abort();
+	if (te == 0) {
+		size_t step = size / 64 + 1;
+		for (size_t l = 0; l < size; l += step)
+			if (dumpcheck_pg_toc(data, l, &t, &files) == 0)
+				abort(); /* a truncated toc.dat passed */
 	}
 
 	if (!memchr(data, '\\', size)) {

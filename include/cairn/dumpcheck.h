@@ -47,6 +47,7 @@ enum dumpcheck_format {
 	DUMPCHECK_RDB,
 	DUMPCHECK_GZIP,
 	DUMPCHECK_ZSTD,
+	DUMPCHECK_PG_DIRECTORY,	/* a folder: only through dumpcheck_pg_toc */
 };
 
 enum dumpcheck_status {
@@ -93,6 +94,16 @@ enum dumpcheck_format dumpcheck_format_seen(const struct dumpcheck *dc);
  * status is VERIFIED or UNCHECKED, CAIRN_ECORRUPT when it is FAILED.
  * Call once; the context can only be freed afterwards. */
 int dumpcheck_finish(struct dumpcheck *dc, struct dumpcheck_result *ret);
+
+/* Checks the toc.dat of a pg_dump directory-format dump (-Fd), whole in
+ * data: header and every table-of-contents entry as for the custom
+ * format, and that nothing follows them. On success *ret_data_files is the
+ * number of entries that name a data file (which the caller should find
+ * in the folder). Fills *ret like dumpcheck_finish (format
+ * DUMPCHECK_PG_DIRECTORY). 0, CAIRN_ECORRUPT (ret->detail says what is
+ * wrong), CAIRN_ENOMEM. */
+int dumpcheck_pg_toc(const void *data, size_t len, struct dumpcheck_result *ret,
+		     uint64_t *ret_data_files);
 
 /* The name of a format: "rdb", "pgdump-plain", ... ("unknown" for others). */
 const char *dumpcheck_format_name(enum dumpcheck_format format);

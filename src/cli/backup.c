@@ -13,6 +13,8 @@
 #include "cairn/timeparse.h"
 #include "cairn/walker.h"
 
+#include <fcntl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <pwd.h>
 #include <sys/stat.h>
@@ -376,33 +378,126 @@ static void observe_dump(void *arg, const void *data, size_t len)
 /* The dump check's verdict: warnings, the snapshot's input_format and
  * note, and the refusal of a truncated or corrupt dump unless
  * --no-verify-dump. */
+/* Reports a dump check's verdict on what (a stream's name, a folder):
+ * warnings, the snapshot's input_format and note, and the refusal of a
+ * truncated or corrupt dump unless --no-verify-dump. */
+static int report_dump_check(const char *what, int bad, const struct dumpcheck_result *res,
+			     const struct backup_args *ba, struct snapshot *sn)
+{
+	char note[sizeof(res->detail) + 64];
+	if (res->warning[0])
+		log_warn("%s: %s", what, res->warning);
+	if (bad && !ba->no_verify_dump) {
+		log_error("%s: %s; no snapshot was made (to store it anyway, add --no-verify-dump)",
+			  what, res->detail);
+		return CAIRN_ECORRUPT;
+	}
+	if (bad) {
+		log_warn("%s: %s; stored anyway (--no-verify-dump)", what, res->detail);
+		snprintf(note, sizeof(note), "not verified (--no-verify-dump): %s", res->detail);
+	} else if (res->status == DUMPCHECK_VERIFIED) {
+		log_info("%s: %s verified: %s", what, res->format_name, res->detail);
+		snprintf(note, sizeof(note), "verified: %s", res->detail);
+	} else {
+		snprintf(note, sizeof(note), "not verified: %s", res->detail);
+	}
+	if (res->format == DUMPCHECK_UNKNOWN && !bad)
+		return 0;	/* a plain stream: no note */
+	sn->input_format = strdup(res->format == DUMPCHECK_UNKNOWN ? "stream" : res->format_name);
+	sn->note = strdup(note);
+	return sn->input_format && sn->note ? 0 : CAIRN_ENOMEM;
+}
+
+/* The dump check's verdict on the stream. */
 static int finish_dump_check(struct dumpcheck *dc, const struct backup_args *ba,
 			     struct snapshot *sn)
 {
 	struct dumpcheck_result res;
 	int bad = dumpcheck_finish(dc, &res) < 0;
-	char note[sizeof(res.detail) + 64];
-	if (res.warning[0])
-		log_warn("%s: %s", ba->name, res.warning);
-	if (bad && !ba->no_verify_dump) {
-		log_error("%s: %s; no snapshot was made (to store it anyway, add --no-verify-dump)",
-			  ba->name, res.detail);
-		return CAIRN_ECORRUPT;
+	return report_dump_check(ba->name, bad, &res, ba, sn);
+}
+
+/* 1 for the name of a data file of a directory-format dump: 1234.dat,
+ * optionally compressed (1234.dat.gz, .lz4, .zst), or blobs.toc. */
+static int pg_data_file_name(const char *n)
+{
+	if (strcmp(n, "blobs.toc") == 0)
+		return 1;
+	size_t d = strspn(n, "0123456789");
+	return d > 0 && strncmp(n + d, ".dat", 4) == 0 &&
+	       (n[d + 4] == 0 || strcmp(n + d + 4, ".gz") == 0 || strcmp(n + d + 4, ".lz4") == 0 ||
+		strcmp(n + d + 4, ".zst") == 0);
+}
+
+/* A file-tree backup of one folder holding a pg_dump directory-format dump
+ * (-Fd: a toc.dat starting with PGDMP): its toc.dat is checked and the
+ * data files it lists are counted in the folder before anything is
+ * stored. Other trees are left alone (0). */
+static int check_pg_directory(const struct backup_args *ba, struct snapshot *sn)
+{
+	enum { TOC_MAX = 256 << 20 };
+	if (ba->n_paths != 1)
+		return 0;
+	char toc[4200];
+	snprintf(toc, sizeof(toc), "%s/toc.dat", ba->paths[0]);
+	int fd = open(toc, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	struct buf b = BUF_INIT;
+	char head[5];
+	int e = 0;
+	if (read(fd, head, 5) != 5 || memcmp(head, "PGDMP", 5) != 0)
+		goto out;	/* some other toc.dat */
+	buf_put(&b, head, 5);
+	for (;;) {
+		if (buf_reserve(&b, 1 << 16) < 0) {
+			e = CAIRN_ENOMEM;
+			goto out;
+		}
+		ssize_t r = read(fd, b.data + b.len, 1 << 16);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			log_error("cannot read %s: %s", toc, strerror(errno));
+			e = CAIRN_EIO;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		b.len += (size_t)r;
+		if (b.len > TOC_MAX) {
+			log_error("%s is larger than %d MiB: not a pg_dump table of contents this "
+				  "check reads; add --no-verify-dump to store it unchecked", toc,
+				  TOC_MAX >> 20);
+			e = ba->no_verify_dump ? 0 : CAIRN_ECORRUPT;
+			goto out;
+		}
 	}
-	if (bad) {
-		log_warn("%s: %s; stored anyway (--no-verify-dump)", ba->name, res.detail);
-		snprintf(note, sizeof(note), "not verified (--no-verify-dump): %s", res.detail);
-	} else if (res.status == DUMPCHECK_VERIFIED) {
-		log_info("%s: %s verified: %s", ba->name, res.format_name, res.detail);
-		snprintf(note, sizeof(note), "verified: %s", res.detail);
-	} else {
-		snprintf(note, sizeof(note), "not verified: %s", res.detail);
+	struct dumpcheck_result res;
+	uint64_t want = 0, have = 0;
+	e = dumpcheck_pg_toc(b.data, b.len, &res, &want);
+	if (e == CAIRN_ENOMEM)
+		goto out;
+	int bad = e < 0;
+	if (!bad) {
+		DIR *d = opendir(ba->paths[0]);
+		for (struct dirent *de; d && (de = readdir(d));)
+			have += pg_data_file_name(de->d_name);
+		if (d)
+			closedir(d);
+		if (have < want) {
+			bad = 1;
+			res.status = DUMPCHECK_FAILED;
+			snprintf(res.detail, sizeof(res.detail), "the pg_dump directory-format dump is "
+				 "incomplete: its toc.dat lists %llu data files, the folder holds %llu",
+				 (unsigned long long)want, (unsigned long long)have);
+		}
 	}
-	if (res.format == DUMPCHECK_UNKNOWN && !bad)
-		return 0;	/* a plain stream: no note */
-	sn->input_format = strdup(res.format == DUMPCHECK_UNKNOWN ? "stream" : res.format_name);
-	sn->note = strdup(note);
-	return sn->input_format && sn->note ? 0 : CAIRN_ENOMEM;
+	e = report_dump_check(ba->paths[0], bad, &res, ba, sn);
+out:
+	close(fd);
+	buf_free(&b);
+	return e;
 }
 
 /* Stores standard input or a command's output as the snapshot's only file. */
@@ -523,7 +618,9 @@ static int backup_tree(struct repo *r, struct archiver *a, struct backup_args *b
 		wo.progress = show_progress;
 		wo.progress_arg = &ps;
 	}
-	int e = 0;
+	int e = check_pg_directory(ba, sn);
+	if (e < 0)
+		return e;
 	if (sn->has_parent) {
 		struct snapshot psn;
 		e = snap_load(r, sn->parent, &psn);

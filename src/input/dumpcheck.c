@@ -72,6 +72,8 @@ enum pgc_state {
 	PGC_TE_WITH_OIDS,
 	PGC_TE_DEP,		/* strings until a NULL one */
 	PGC_TE_OFFSET,
+	PGC_TE_FILE,		/* directory format: the entry's data file name */
+	PGC_DIR_END,		/* directory format: toc.dat must end here */
 	PGC_BLK_TYPE,
 	PGC_BLK_ID,
 	PGC_CHUNK_LEN,
@@ -98,6 +100,7 @@ struct pgc {
 	uint64_t blocks_expected, blocks_seen;
 	int in_blobs;			/* current block is BLK_BLOBS */
 	int unsupported;		/* failed on a version or format, not damage */
+	int dir;			/* a directory-format toc.dat, not a custom archive */
 	char dbname[72];
 	char dump_version[72];
 	char err[240];
@@ -122,6 +125,7 @@ const char *dumpcheck_format_name(enum dumpcheck_format format)
 	case DUMPCHECK_PG_PLAIN: return "pgdump-plain";
 	case DUMPCHECK_PG_DUMPALL: return "pgdumpall-plain";
 	case DUMPCHECK_PG_CUSTOM: return "pgdump-custom";
+	case DUMPCHECK_PG_DIRECTORY: return "pgdump-directory";
 	case DUMPCHECK_RDB: return "rdb";
 	case DUMPCHECK_GZIP: return "gzip";
 	case DUMPCHECK_ZSTD: return "zstd";
@@ -198,6 +202,7 @@ static unsigned pgc_need(const struct pgc *p)
 	case PGC_OFFSIZE:
 	case PGC_FORMAT:
 	case PGC_COMPRESS_ALG:
+	case PGC_DIR_END:
 	case PGC_BLK_TYPE:
 		return 1;
 	case PGC_TE_OFFSET:
@@ -263,7 +268,7 @@ static void pgc_where(const struct pgc *p, char *out, size_t cap)
 		snprintf(out, cap, "in the archive header");
 	else if (p->state == PGC_TOC_COUNT)
 		snprintf(out, cap, "before the table of contents");
-	else if (p->state <= PGC_TE_OFFSET)
+	else if (p->state <= PGC_TE_FILE)
 		snprintf(out, cap, "in table-of-contents entry %lld of %lld",
 			 (long long)p->toc_i + 1, (long long)p->toc_count);
 	else
@@ -306,6 +311,7 @@ static void pgc_step(struct pgc *p)
 	int64_t v = 0;
 	char where[96];
 	int is_int = (p->state >= PGC_COMPRESS_LEVEL && p->state <= PGC_TE_DEP) ||
+		     p->state == PGC_TE_FILE ||
 		     (p->state >= PGC_BLK_ID && p->state <= PGC_BLOB_OID);
 	if (is_int && pgc_int(p, &v) < 0)
 		return;
@@ -349,8 +355,14 @@ static void pgc_step(struct pgc *p)
 			p->state = PGC_FORMAT;
 		break;
 	case PGC_FORMAT:
-		p->unsupported = s[0] == 5;
-		if (s[0] == 5)
+		/* The toc.dat of pg_dump 15 -Fd says 3 (seen here); 5 is the
+		 * directory format's number in pg_dump's enum: both are taken. */
+		p->unsupported = (s[0] == 3 || s[0] == 5) && !p->dir;
+		if (p->dir && s[0] != 3 && s[0] != 5)
+			pgc_fail(p, "archive format code %u is not the directory format", s[0]);
+		else if (p->dir)
+			p->state = p->vmin >= 15 ? PGC_COMPRESS_ALG : PGC_COMPRESS_LEVEL;
+		else if (s[0] == 3 || s[0] == 5)
 			pgc_fail(p, "this is the toc.dat of a directory-format dump (-Fd), not a "
 				 "custom-format one; back up the dump's folder instead");
 		else if (s[0] != 1)
@@ -402,7 +414,7 @@ static void pgc_step(struct pgc *p)
 			break;
 		}
 		p->toc_count = v;
-		p->state = v ? PGC_TE_ID : PGC_BLK_TYPE;
+		p->state = v ? PGC_TE_ID : p->dir ? PGC_DIR_END : PGC_BLK_TYPE;
 		break;
 	case PGC_TE_ID:
 		if (v <= 0) {
@@ -457,7 +469,7 @@ static void pgc_step(struct pgc *p)
 		break;
 	case PGC_TE_DEP:
 		if (v == -1) {
-			p->state = PGC_TE_OFFSET;
+			p->state = p->dir ? PGC_TE_FILE : PGC_TE_OFFSET;
 			break;
 		}
 		if (++p->deps > PG_DEPS_MAX) {
@@ -476,6 +488,17 @@ static void pgc_step(struct pgc *p)
 		if (s[0] != 3)	/* 3: K_OFFSET_NO_DATA */
 			p->blocks_expected++;
 		p->state = ++p->toc_i < p->toc_count ? PGC_TE_ID : PGC_BLK_TYPE;
+		break;
+	case PGC_TE_FILE:
+		pgc_string(p, v, NULL, 0);
+		if (v > 0)
+			p->blocks_expected++;	/* a data file in the folder */
+		if (p->state != PGC_FAILED)
+			p->state = ++p->toc_i < p->toc_count ? PGC_TE_ID : PGC_DIR_END;
+		break;
+	case PGC_DIR_END:
+		pgc_fail(p, "bytes follow the table of contents at byte %llu",
+			 (unsigned long long)(p->pos - 1));
 		break;
 	case PGC_BLK_TYPE:
 		if (s[0] != 1 && s[0] != 3) {
@@ -598,6 +621,48 @@ static void pgc_finish(struct pgc *p, struct dumpcheck_result *r)
 			 "compressed (%s): deduplication between dumps will be poor; use pg_dump -Fc "
 			 "-Z0 (cairn compresses chunks itself), or the plain format",
 			 alg[p->compression]);
+}
+
+int dumpcheck_pg_toc(const void *data, size_t len, struct dumpcheck_result *ret,
+		     uint64_t *ret_data_files)
+{
+	static const char *const alg[] = { "none", "gzip", "lz4", "zstd" };
+	struct pgc *p = calloc(1, sizeof(*p));
+	if (!p)
+		return CAIRN_ENOMEM;
+	p->dir = 1;
+	memset(ret, 0, sizeof(*ret));
+	ret->format = DUMPCHECK_PG_DIRECTORY;
+	ret->format_name = dumpcheck_format_name(DUMPCHECK_PG_DIRECTORY);
+	ret->bytes = len;
+	pgc_feed(p, data, len);
+	char where[96];
+	int e = CAIRN_ECORRUPT;
+	if (p->state == PGC_FAILED) {
+		snprintf(ret->detail, sizeof(ret->detail), "the toc.dat of a pg_dump directory-format "
+			 "dump %s: %s", p->unsupported ? "cannot be checked" : "is corrupt", p->err);
+	} else if (p->state != PGC_DIR_END || p->have || p->skip) {
+		pgc_where(p, where, sizeof(where));
+		snprintf(ret->detail, sizeof(ret->detail), "the toc.dat of a pg_dump directory-format "
+			 "dump is truncated: it ends %s, after %llu bytes", where,
+			 (unsigned long long)p->pos);
+	} else {
+		printable(p->dbname);
+		printable(p->dump_version);
+		snprintf(ret->detail, sizeof(ret->detail), "archive %u.%u of database \"%s\" by pg_dump "
+			 "%s, %lld TOC entries, %llu data files, compression %s", p->vmaj, p->vmin,
+			 p->dbname, p->dump_version, (long long)p->toc_count,
+			 (unsigned long long)p->blocks_expected, alg[p->compression]);
+		if (p->compression != PG_COMPRESS_NONE)
+			snprintf(ret->warning, sizeof(ret->warning), "the pg_dump directory-format dump "
+				 "is compressed (%s): deduplication between dumps will be poor; use "
+				 "pg_dump -Fd -Z0 (cairn compresses chunks itself)", alg[p->compression]);
+		*ret_data_files = p->blocks_expected;
+		e = 0;
+	}
+	ret->status = e ? DUMPCHECK_FAILED : DUMPCHECK_VERIFIED;
+	free(p);
+	return e;
 }
 
 /* ---- detection, the window, plain dumps, RDB ---- */
@@ -889,6 +954,7 @@ static const char *format_desc(enum dumpcheck_format f)
 	case DUMPCHECK_PG_PLAIN: return "pg_dump plain-format output";
 	case DUMPCHECK_PG_DUMPALL: return "pg_dumpall output";
 	case DUMPCHECK_PG_CUSTOM: return "a pg_dump custom-format archive";
+	case DUMPCHECK_PG_DIRECTORY: return "a pg_dump directory-format dump";
 	case DUMPCHECK_RDB: return "a Redis RDB file";
 	case DUMPCHECK_GZIP: return "gzip-compressed";
 	case DUMPCHECK_ZSTD: return "zstd-compressed";
@@ -930,6 +996,7 @@ int dumpcheck_finish(struct dumpcheck *dc, struct dumpcheck_result *r)
 	case DUMPCHECK_RDB:
 		rdb_finish(dc, r);
 		break;
+	case DUMPCHECK_PG_DIRECTORY:	/* never detected in a stream */
 	case DUMPCHECK_GZIP:
 	case DUMPCHECK_ZSTD:
 		r->status = DUMPCHECK_UNCHECKED;

@@ -262,6 +262,38 @@ pg_tests() {
 	set +o pipefail
 	check "counts and checksums equal those before the -Fc dump" test "$(state bench)" = "$s1"
 
+	# a directory-format dump (-Fd) is a tree: its toc.dat is checked
+	rm -rf "$T/fd"
+	"$PGBIN/pg_dump" $PGC -Fd -Z0 -f "$T/fd" bench
+	check_exit 0 "backup of a pg_dump -Fd folder" "$CAIRN" backup -r "$R" "$T/fd"
+	local fd1
+	fd1=$(snap_id_of "$T/last.out")
+	err_has "fd: pgdump-directory verified: archive .*TOC entries, [1-9][0-9]* data files" \
+		"backup says the -Fd dump was verified"
+	check "-Fd snapshot input_format is pgdump-directory" \
+		test "$(json_field "$fd1" input_format)" = pgdump-directory
+	rm -rf "$T/fd-restore"
+	check_exit 0 "restore of the -Fd snapshot" "$CAIRN" restore -r "$R" "$fd1" --target "$T/fd-restore"
+	"$PGBIN/dropdb" $PGC bench
+	"$PGBIN/createdb" $PGC bench
+	"$PGBIN/pg_restore" $PGC -d bench --exit-on-error "$T/fd-restore$T/fd" >"$T/pg/restore3.log" 2>&1
+	check "pg_restore -d restores the restored -Fd folder" test $? -eq 0
+	check "counts and checksums equal those of the -Fd dump (the -Fc restore's)" test "$(state bench)" = "$s1"
+	n0=$(n_snapshots)
+	cp -a "$T/fd" "$T/fd-cut"
+	head -c 3000 "$T/fd/toc.dat" >"$T/fd-cut/toc.dat"
+	check_exit 1 "a -Fd folder with a truncated toc.dat is refused" \
+		"$CAIRN" backup -r "$R" "$T/fd-cut"
+	err_has "fd-cut: the toc.dat of a pg_dump directory-format dump is truncated" \
+		"the message says truncated"
+	cp -a "$T/fd" "$T/fd-miss"
+	rm -f "$(ls "$T"/fd-miss/[0-9]*.dat | head -n 1)"
+	check_exit 1 "a -Fd folder missing a data file is refused" \
+		"$CAIRN" backup -r "$R" "$T/fd-miss"
+	err_has "fd-miss: the pg_dump directory-format dump is incomplete: its toc.dat lists" \
+		"the message counts the data files"
+	check "the refused -Fd folders made no snapshot" test "$(n_snapshots)" -eq "$n0"
+
 	# contrib: every database of the cluster, one snapshot each, tagged by database
 	check_exit 0 "contrib/db/cairn-pg-dumpall.sh -g -t nightly" \
 		env PATH="$PGBIN:$PATH" PGHOST=127.0.0.1 PGPORT="$PGPORT" PGUSER=postgres \
