@@ -61,6 +61,17 @@ void saver_ctx_free(struct saver_ctx *c);
 int saver_save(struct saver *s, struct saver_ctx *c, unsigned type, const void *data, size_t len,
 	       const uint8_t id[32], int *ret_added);
 
+/* Batched dedup for many blobs of one type: saver_lookup looks ids up in
+ * the index cache in one read transaction (ret_indexed[i] = 1 when blob i
+ * is stored already) and returns in *ret_gen the index generation it saw;
+ * saver_save_looked_up then saves one of them as saver_save does, given
+ * that look-up (it looks again only if an index file was written since).
+ * Same returns as saver_save. */
+int saver_lookup(struct saver *s, struct saver_ctx *c, unsigned type, const uint8_t (*ids)[32],
+		 size_t n, uint8_t *ret_indexed, uint64_t *ret_gen);
+int saver_save_looked_up(struct saver *s, struct saver_ctx *c, unsigned type, const void *data,
+			 size_t len, const uint8_t id[32], int indexed, uint64_t gen);
+
 /* Computes the id and saves; convenience for metadata blobs. */
 int saver_save_blob(struct saver *s, struct saver_ctx *c, unsigned type, const void *data,
 		    size_t len, uint8_t ret_id[32]);

@@ -46,6 +46,9 @@ struct batch {
 struct worker_ctx {
 	struct archiver *a;
 	struct saver_ctx *sc;
+	uint8_t (*ids)[32];		/* a batch's data ids, for one look-up */
+	uint8_t *indexed;
+	size_t cap;
 };
 
 struct archiver {
@@ -84,22 +87,42 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Worker: hash and save every data chunk of a batch. */
+/* Worker: hash every data chunk of a batch, look them all up in one index
+ * transaction (a lock and a read transaction per chunk made the two
+ * workers take turns), then save the new ones. */
 static int batch_save(void *ctx, void *item)
 {
 	struct worker_ctx *w = ctx;
 	struct batch *b = item;
+	if (b->n > w->cap) {
+		void *ids = realloc(w->ids, b->n * sizeof(*w->ids));
+		if (ids)
+			w->ids = ids;
+		void *ix = ids ? realloc(w->indexed, b->n) : NULL;
+		if (!ix)
+			return CAIRN_ENOMEM;
+		w->indexed = ix;
+		w->cap = b->n;
+	}
+	size_t n = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		struct rec *r = &b->recs[i];
 		if (r->kind != REC_DATA)
 			continue;
 		repo_blob_id(w->a->repo, b->data + r->off, (size_t)r->len, r->id);
-		int e = saver_save(w->a->saver, w->sc, BLOB_DATA, b->data + r->off, (size_t)r->len,
-				   r->id, NULL);
-		if (e < 0)
-			return e;
+		memcpy(w->ids[n++], r->id, 32);
 	}
-	return 0;
+	uint64_t gen;
+	int e = saver_lookup(w->a->saver, w->sc, BLOB_DATA, (const uint8_t (*)[32])w->ids, n,
+			     w->indexed, &gen);
+	for (size_t i = 0, k = 0; e == 0 && i < b->n; i++) {
+		struct rec *r = &b->recs[i];
+		if (r->kind != REC_DATA)
+			continue;
+		e = saver_save_looked_up(w->a->saver, w->sc, BLOB_DATA, b->data + r->off,
+					 (size_t)r->len, r->id, w->indexed[k++], gen);
+	}
+	return e < 0 ? e : 0;
 }
 
 int archiver_new(struct repo *r, const struct archiver_opts *o, struct archiver **ret)
@@ -174,8 +197,11 @@ void archiver_free(struct archiver *a)
 		free(a->batches[i].recs);
 	}
 	if (a->workers)
-		for (size_t i = 0; i < a->nworkers; i++)
+		for (size_t i = 0; i < a->nworkers; i++) {
 			saver_ctx_free(a->workers[i].sc);
+			free(a->workers[i].ids);
+			free(a->workers[i].indexed);
+		}
 	free(a->workers);
 	idlist_writer_free(a->w);
 	chunker_free(a->own_chunker);

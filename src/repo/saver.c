@@ -35,6 +35,7 @@ struct saver {
 
 	pthread_mutex_t mu;	/* pend, stats, err */
 	struct pend_set pend;
+	uint64_t index_gen;		/* bumped when indexed blobs leave pend */
 	struct saver_stats stats;
 	int err;
 
@@ -96,6 +97,8 @@ struct saver_ctx {
 	unsigned incompressible;	/* blobs in a row that did not shrink */
 	struct buf cbuf;
 	struct buf sealed;
+	struct index_loc *locs;		/* saver_lookup's scratch */
+	size_t cap_locs;
 };
 
 static size_t pend_hash(const uint8_t id[32], unsigned type)
@@ -208,6 +211,7 @@ static int saver_write_index(struct saver *s)
 	for (size_t i = 0; i < s->n_pending; i++)
 		for (size_t j = 0; j < s->pending[i].n; j++)
 			pend_del(&s->pend, s->pending[i].entries[j].id, s->pending[i].entries[j].type);
+	s->index_gen++;
 	s->stats.index_files_added++;
 	pthread_mutex_unlock(&s->mu);
 	for (size_t i = 0; i < s->n_pending; i++)
@@ -424,6 +428,7 @@ void saver_ctx_free(struct saver_ctx *c)
 	compressor_free(c->comp);
 	buf_free(&c->cbuf);
 	buf_free(&c->sealed);
+	free(c->locs);
 	free(c);
 }
 
@@ -520,6 +525,49 @@ out:
 	return e;
 }
 
+int saver_lookup(struct saver *s, struct saver_ctx *c, unsigned type, const uint8_t (*ids)[32],
+		 size_t n, uint8_t *ret_indexed, uint64_t *ret_gen)
+{
+	pthread_mutex_lock(&s->mu);
+	*ret_gen = s->index_gen;
+	pthread_mutex_unlock(&s->mu);
+	if (s->no_index_dedup) {
+		memset(ret_indexed, 0, n);
+		return 0;
+	}
+	if (n > c->cap_locs) {
+		struct index_loc *p = realloc(c->locs, n * sizeof(*p));
+		if (!p)
+			return CAIRN_ENOMEM;
+		c->locs = p;
+		c->cap_locs = n;
+	}
+	return index_lookup_many(s->ix, type, ids, n, c->locs, ret_indexed);
+}
+
+/* Stores a blob that is new: compress, seal, add to a pack. */
+static int saver_store_new(struct saver *s, struct saver_ctx *c, unsigned type, const void *data,
+			   size_t len, const uint8_t id[32]);
+
+int saver_save_looked_up(struct saver *s, struct saver_ctx *c, unsigned type, const void *data,
+			 size_t len, const uint8_t id[32], int indexed, uint64_t gen)
+{
+	if (indexed)
+		return 0;
+	pthread_mutex_lock(&s->mu);
+	int e = s->err;
+	if (e == 0 && !pend_find(&s->pend, id, type)) {
+		/* An index file was written since the look-up: the blob may have
+		 * left the pending set for the index in between. */
+		e = gen == s->index_gen || s->no_index_dedup ? CAIRN_ENOTFOUND
+							     : index_lookup(s->ix, type, id, NULL);
+		if (e == CAIRN_ENOTFOUND)
+			e = pend_add(&s->pend, id, type) == 0 ? 1 : CAIRN_ENOMEM;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return e <= 0 ? e : saver_store_new(s, c, type, data, len, id);
+}
+
 int saver_save(struct saver *s, struct saver_ctx *c, unsigned type, const void *data, size_t len,
 	       const uint8_t id[32], int *ret_added)
 {
@@ -540,6 +588,13 @@ int saver_save(struct saver *s, struct saver_ctx *c, unsigned type, const void *
 	pthread_mutex_unlock(&s->mu);
 	if (e <= 0)
 		return e;
+	return saver_store_new(s, c, type, data, len, id);
+}
+
+static int saver_store_new(struct saver *s, struct saver_ctx *c, unsigned type, const void *data,
+			   size_t len, const uint8_t id[32])
+{
+	int e;
 
 	/* A dictionary is for data; trees and lists compress without one. */
 	const struct zdict *z = type == BLOB_DATA ? s->dict : NULL;
