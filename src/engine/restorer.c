@@ -23,6 +23,165 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+/* ---- loading blobs -------------------------------------------------------
+ *
+ * Both dump and restore load content a batch of refs at a time: one index
+ * read for the whole batch (index_lookup_many), then the reads sorted by
+ * pack and offset, one backend read over each run of blobs that lie at
+ * most RREAD_GAP apart, every blob decoded straight into its place in the
+ * output buffer. Per blob that leaves a decode and no look-up, lock or
+ * system call of its own.
+ */
+
+#define RLOAD_REFS 4096	/* most refs in one rload_refs call */
+#define RREAD_GAP (16u << 10)	/* one read spans gaps up to this between blobs of a pack */
+#define RREAD_MAX (8u << 20)	/* longest read of several blobs */
+
+static const uint8_t zero_id[32];
+
+/* One blob a batch needs: where it is stored and where it goes. */
+struct rread {
+	struct index_loc loc;
+	size_t ref;	/* index in the batch's refs */
+	size_t dst;	/* offset in the output buffer */
+};
+
+/* One thread's state for loading blobs. */
+struct rloader {
+	struct repo *r;
+	struct decompressor *d;
+	struct buf blob;	/* LIST blobs */
+	struct buf range, scratch;
+	struct rread reads[RLOAD_REFS];
+	uint8_t ids[RLOAD_REFS][32];	/* of the reads, for index_lookup_many */
+	struct index_loc locs[RLOAD_REFS];
+	uint8_t found[RLOAD_REFS];
+};
+
+static void rloader_free(struct rloader *l)
+{
+	decompressor_free(l->d);
+	buf_free(&l->blob);
+	buf_free(&l->range);
+	buf_free(&l->scratch);
+}
+
+static int idl_load(void *arg, const uint8_t id[32], struct buf *out)
+{
+	struct rloader *l = arg;
+	return repo_blob_load(l->r, l->d, BLOB_LIST, id, out);
+}
+
+static int rread_cmp(const void *a, const void *b)
+{
+	const struct rread *x = a, *y = b;
+	int c = memcmp(x->loc.pack_id, y->loc.pack_id, 32);
+	if (c)
+		return c;
+	return x->loc.offset < y->loc.offset ? -1 : x->loc.offset > y->loc.offset;
+}
+
+/* Loads the data blobs refs[0 .. n) into out (reset first), in ref order.
+ * A hole (all-zero id) is zeros in out when zero_holes is set, else left
+ * out. slot, when not NULL, gets each ref's offset in out, SIZE_MAX for a
+ * hole left out. Returns 0 or an error (logged). */
+static int rload_refs(struct rloader *l, const struct content_ref *refs, size_t n,
+		      int zero_holes, struct buf *out, size_t *slot)
+{
+	struct index *ix = repo_index(l->r);
+	struct backend *be = repo_backend(l->r);
+	size_t nr = 0, pos = 0;
+	char hex[65], name[96];
+	for (size_t i = 0; i < n; i++) {
+		if (memcmp(refs[i].id, zero_id, 32) == 0) {
+			if (slot)
+				slot[i] = zero_holes ? pos : SIZE_MAX;
+			if (zero_holes)
+				pos += refs[i].size;
+			continue;
+		}
+		memcpy(l->ids[nr], refs[i].id, 32);
+		l->reads[nr].ref = i;
+		l->reads[nr++].dst = pos;
+		if (slot)
+			slot[i] = pos;
+		pos += refs[i].size;
+	}
+	int e = nr ? index_lookup_many(ix, BLOB_DATA, l->ids, nr, l->locs, l->found) : 0;
+	if (e < 0)
+		return e;
+	for (size_t k = 0; k < nr; k++) {
+		struct rread *rr = &l->reads[k];
+		const struct content_ref *c = &refs[rr->ref];
+		if (!l->found[k]) {
+			hex_encode(c->id, 32, hex);
+			log_error("data blob %s is not in the index; run 'cairn repair index' or "
+				  "'cairn check'",
+				  hex);
+			return CAIRN_ENOTFOUND;
+		}
+		rr->loc = l->locs[k];
+		if (rr->loc.raw_length != c->size) {
+			hex_encode(c->id, 32, hex);
+			log_error("data blob %s has %lu bytes where the file's chunk list says %llu",
+				  hex, (unsigned long)rr->loc.raw_length,
+				  (unsigned long long)c->size);
+			return CAIRN_ECORRUPT;
+		}
+	}
+	buf_reset(out);
+	if (buf_reserve(out, pos ? pos : 1) < 0)
+		return CAIRN_ENOMEM;
+	out->len = pos;
+	if (zero_holes && nr < n)
+		for (size_t i = 0, p = 0; i < n; p += refs[i++].size)
+			if (memcmp(refs[i].id, zero_id, 32) == 0)
+				memset(out->data + p, 0, refs[i].size);
+	qsort(l->reads, nr, sizeof(l->reads[0]), rread_cmp);
+	for (size_t i = 0; i < nr;) {
+		uint64_t start = l->reads[i].loc.offset, end = start + l->reads[i].loc.length;
+		size_t k = i + 1;
+		while (k < nr && !memcmp(l->reads[k].loc.pack_id, l->reads[i].loc.pack_id, 32)) {
+			const struct index_loc *lc = &l->reads[k].loc;
+			uint64_t e2 = CAIRN_MAX(end, lc->offset + lc->length);
+			if (lc->offset > end + RREAD_GAP || e2 - start > RREAD_MAX)
+				break;
+			end = e2;
+			k++;
+		}
+		pack_name(l->reads[i].loc.pack_id, name, sizeof(name));
+		buf_reset(&l->range);
+		e = backend_get(be, name, start, (size_t)(end - start), &l->range);
+		if (e == CAIRN_ENOTFOUND)
+			log_error("pack %s holding data blobs is missing", name);
+		if (e < 0)
+			return e;
+		if (l->range.len != end - start) {
+			log_error("pack %s: short read at offset %llu", name,
+				  (unsigned long long)start);
+			return CAIRN_EIO;
+		}
+		for (; i < k; i++) {
+			const struct rread *rr = &l->reads[i];
+			const struct content_ref *c = &refs[rr->ref];
+			e = repo_blob_decode_to(l->r, l->d, BLOB_DATA, c->id,
+						l->range.data + (rr->loc.offset - start),
+						rr->loc.length, rr->loc.raw_length,
+						out->data + rr->dst, &l->scratch);
+			if (e == CAIRN_ECORRUPT) {
+				hex_encode(c->id, 32, hex);
+				log_error("data blob %s in pack %s is damaged (it does not decrypt or "
+					  "its content does not match its id); run 'cairn check "
+					  "--read-data'",
+					  hex, name);
+			}
+			if (e < 0)
+				return e;
+		}
+	}
+	return 0;
+}
+
 #define RBATCH_BYTES (4u << 20)
 #define RBATCH_REFS 1024
 #define RBATCH_RING 6
@@ -32,12 +191,6 @@ struct rbatch {
 	size_t n;
 	uint64_t bytes;
 	struct buf out;
-};
-
-struct rworker {
-	struct repo *r;
-	struct decompressor *d;
-	struct buf blob;
 };
 
 /* Loads a tree blob with the caller's decompressor (one per thread). */
@@ -111,42 +264,11 @@ out:
 	return e;
 }
 
-static int idl_load(void *arg, const uint8_t id[32], struct buf *out)
-{
-	struct rworker *w = arg;
-	return repo_blob_load(w->r, w->d, BLOB_LIST, id, out);
-}
-
-/* Worker: load every blob of a batch into its output buffer. */
+/* Worker: loads the blobs of a batch into its output buffer. */
 static int rbatch_load(void *ctx, void *item)
 {
-	struct rworker *w = ctx;
 	struct rbatch *b = item;
-	static const uint8_t zero[32];
-	buf_reset(&b->out);
-	if (buf_reserve(&b->out, b->bytes) < 0)
-		return CAIRN_ENOMEM;
-	for (size_t i = 0; i < b->n; i++) {
-		const struct content_ref *c = &b->refs[i];
-		if (memcmp(c->id, zero, 32) == 0) {
-			memset(b->out.data + b->out.len, 0, c->size);
-			b->out.len += c->size;
-			continue;
-		}
-		int e = repo_blob_load(w->r, w->d, BLOB_DATA, c->id, &w->blob);
-		if (e < 0)
-			return e;
-		if (w->blob.len != c->size) {
-			char hex[65];
-			hex_encode(c->id, 32, hex);
-			log_error("data blob %s has %zu bytes where the file's chunk list says "
-				  "%llu",
-				  hex, w->blob.len, (unsigned long long)c->size);
-			return CAIRN_ECORRUPT;
-		}
-		buf_put(&b->out, w->blob.data, w->blob.len);
-	}
-	return buf_ok(&b->out);
+	return rload_refs(ctx, b->refs, b->n, 1, &b->out, NULL);
 }
 
 /* ---- read-ahead for a remote repository -------------------------------- */
@@ -169,7 +291,7 @@ struct rahead {
 /* Starts the look-ahead walk when the backend reads ahead; without one,
  * or when the walk can't start, dumping works as before. */
 static void rahead_start(struct rahead *ra, struct repo *r, const struct node *file,
-			 struct rworker *w)
+			 struct rloader *w)
 {
 	memset(ra, 0, sizeof(*ra));
 	ra->r = r;
@@ -184,7 +306,6 @@ static void rahead_start(struct rahead *ra, struct repo *r, const struct node *f
  * own walk meets it and reports it. */
 static void rahead_step(struct rahead *ra, uint64_t taken)
 {
-	static const uint8_t zero[32];
 	while (ra->rd && !ra->done && ra->hinted < taken + RAHEAD_BYTES) {
 		struct content_ref c;
 		if (idlist_reader_next(ra->rd, &c) <= 0) {
@@ -192,7 +313,7 @@ static void rahead_step(struct rahead *ra, uint64_t taken)
 			break;
 		}
 		ra->hinted += c.size;
-		if (memcmp(c.id, zero, 32) != 0)
+		if (memcmp(c.id, zero_id, 32) != 0)
 			repo_blob_prefetch(ra->r, BLOB_DATA, c.id);
 	}
 }
@@ -235,7 +356,7 @@ int restorer_dump_to(struct repo *r, const struct node *file, restorer_write_fn 
 	}
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t nw = threads ? threads : (ncpu > 0 ? (size_t)ncpu : 2);
-	struct rworker *workers = calloc(nw + 1, sizeof(*workers));
+	struct rloader *workers = calloc(nw + 1, sizeof(*workers));
 	void **ctxp = calloc(nw, sizeof(void *));
 	struct rbatch *batches = calloc(RBATCH_RING, sizeof(*batches));
 	struct rbatch *free_list[RBATCH_RING];
@@ -326,8 +447,7 @@ out:
 	opool_free(pool);
 	if (workers)
 		for (size_t i = 0; i <= nw; i++) {
-			decompressor_free(workers[i].d);
-			buf_free(&workers[i].blob);
+			rloader_free(&workers[i]);
 		}
 	if (batches)
 		for (size_t i = 0; i < RBATCH_RING; i++)
@@ -359,8 +479,6 @@ out:
 #define RJOB_ITEMS 1024
 #define RJOB_RING 6
 #define RINDEX_CACHE_KIB (64u << 10)	/* SQLite page cache for the look-ups */
-#define RREAD_GAP (16u << 10)	/* one read spans gaps up to this between blobs of a pack */
-#define RREAD_MAX (8u << 20)	/* longest read of several blobs */
 
 enum { RI_FILE, RI_PART, RI_BIG_END, RI_LINK, RI_DIR_END };
 
@@ -402,24 +520,11 @@ struct rjob {
 	uint64_t files, file_bytes, errors;	/* outcome, counted by the worker */
 };
 
-/* One blob a job needs: where it is stored and where it goes. */
-struct rread {
-	struct index_loc loc;
-	size_t ref;	/* index in the job's refs */
-	size_t dst;	/* offset in the worker's buffer */
-};
-
 struct rworker2 {
-	struct repo *r;
-	struct decompressor *d;
-	struct buf blob;	/* LIST blobs (walker) */
+	struct rloader l;	/* r, d, LIST blobs (walker) */
 	struct buf out;		/* a job's content, its refs in order, holes left out */
-	struct buf range, scratch, check;
+	struct buf check;
 	size_t slot[RJOB_REFS];	/* offset of each ref in out; SIZE_MAX for a hole */
-	struct rread reads[RJOB_REFS];
-	uint8_t ids[RJOB_REFS][32];	/* of the reads, for index_lookup_many */
-	struct index_loc locs[RJOB_REFS];
-	uint8_t found[RJOB_REFS];
 	int verify, is_root;
 	mode_t umask;
 	int own_known;		/* new files get euid/egid (see restorer_restore) */
@@ -481,8 +586,6 @@ int restorer_may_match_below(const char *const *pats, size_t n, const char *spat
 	}
 	return 0;
 }
-
-static const uint8_t zero_id[32];
 
 static void rmeta_view(struct rmeta *m, const struct node *n)
 {
@@ -598,106 +701,6 @@ static int pwrite_all(int fd, const char *path, const uint8_t *p, size_t n, uint
 	return 0;
 }
 
-static int rread_cmp(const void *a, const void *b)
-{
-	const struct rread *x = a, *y = b;
-	int c = memcmp(x->loc.pack_id, y->loc.pack_id, 32);
-	if (c)
-		return c;
-	return x->loc.offset < y->loc.offset ? -1 : x->loc.offset > y->loc.offset;
-}
-
-/* Loads every blob of a job into w->out: look-ups, then reads sorted by
- * pack and offset, one read over each run of nearby blobs. */
-static int rjob_load(struct rworker2 *w, struct rjob *j)
-{
-	struct index *ix = repo_index(w->r);
-	struct backend *be = repo_backend(w->r);
-	size_t nr = 0, pos = 0;
-	char hex[65], name[96];
-	for (size_t i = 0; i < j->n_refs; i++) {
-		const struct content_ref *c = &j->refs[i];
-		if (memcmp(c->id, zero_id, 32) == 0) {
-			w->slot[i] = SIZE_MAX;
-			continue;
-		}
-		memcpy(w->ids[nr], c->id, 32);
-		w->reads[nr++].ref = i;
-	}
-	int e = nr ? index_lookup_many(ix, BLOB_DATA, w->ids, nr, w->locs, w->found) : 0;
-	if (e < 0)
-		return e;
-	for (size_t k = 0; k < nr; k++) {
-		struct rread *rr = &w->reads[k];
-		const struct content_ref *c = &j->refs[rr->ref];
-		if (!w->found[k]) {
-			hex_encode(c->id, 32, hex);
-			log_error("data blob %s is not in the index; run 'cairn repair index' or "
-				  "'cairn check'",
-				  hex);
-			return CAIRN_ENOTFOUND;
-		}
-		rr->loc = w->locs[k];
-		if (rr->loc.raw_length != c->size) {
-			hex_encode(c->id, 32, hex);
-			log_error("data blob %s has %lu bytes where the file's chunk list says %llu",
-				  hex, (unsigned long)rr->loc.raw_length,
-				  (unsigned long long)c->size);
-			return CAIRN_ECORRUPT;
-		}
-		rr->dst = pos;
-		w->slot[rr->ref] = pos;
-		pos += c->size;
-	}
-	buf_reset(&w->out);
-	if (buf_reserve(&w->out, pos ? pos : 1) < 0)
-		return CAIRN_ENOMEM;
-	w->out.len = pos;
-	qsort(w->reads, nr, sizeof(w->reads[0]), rread_cmp);
-	for (size_t i = 0; i < nr;) {
-		uint64_t start = w->reads[i].loc.offset, end = start + w->reads[i].loc.length;
-		size_t k = i + 1;
-		while (k < nr && !memcmp(w->reads[k].loc.pack_id, w->reads[i].loc.pack_id, 32)) {
-			const struct index_loc *l = &w->reads[k].loc;
-			uint64_t e2 = CAIRN_MAX(end, l->offset + l->length);
-			if (l->offset > end + RREAD_GAP || e2 - start > RREAD_MAX)
-				break;
-			end = e2;
-			k++;
-		}
-		pack_name(w->reads[i].loc.pack_id, name, sizeof(name));
-		buf_reset(&w->range);
-		e = backend_get(be, name, start, (size_t)(end - start), &w->range);
-		if (e == CAIRN_ENOTFOUND)
-			log_error("pack %s holding data blobs is missing", name);
-		if (e < 0)
-			return e;
-		if (w->range.len != end - start) {
-			log_error("pack %s: short read at offset %llu", name,
-				  (unsigned long long)start);
-			return CAIRN_EIO;
-		}
-		for (; i < k; i++) {
-			const struct rread *rr = &w->reads[i];
-			const struct content_ref *c = &j->refs[rr->ref];
-			e = repo_blob_decode_to(w->r, w->d, BLOB_DATA, c->id,
-						w->range.data + (rr->loc.offset - start),
-						rr->loc.length, rr->loc.raw_length,
-						w->out.data + rr->dst, &w->scratch);
-			if (e == CAIRN_ECORRUPT) {
-				hex_encode(c->id, 32, hex);
-				log_error("data blob %s in pack %s is damaged (it does not decrypt or "
-					  "its content does not match its id); run 'cairn check "
-					  "--read-data'",
-					  hex, name);
-			}
-			if (e < 0)
-				return e;
-		}
-	}
-	return 0;
-}
-
 /* Writes refs[ref0 .. ref0 + nref) of a job at file offset off, in runs
  * of contiguous data; holes are skipped (the file is sized for them).
  * Returns 0 or a code (logged). */
@@ -737,7 +740,7 @@ static int rverify_refs(struct rworker2 *w, const struct rjob *j, size_t ref0, s
 		ssize_t n = pread(fd, w->check.data, c->size, (off_t)off);
 		uint8_t id[32];
 		if (n == (ssize_t)c->size)
-			repo_blob_id(w->r, w->check.data, c->size, id);
+			repo_blob_id(w->l.r, w->check.data, c->size, id);
 		if (n != (ssize_t)c->size || memcmp(id, c->id, 32) != 0) {
 			log_error("verification failed: %s differs from the snapshot at offset %llu",
 				  path, (unsigned long long)off);
@@ -800,7 +803,7 @@ static int rjob_work(void *ctx, void *item)
 {
 	struct rworker2 *w = ctx;
 	struct rjob *j = item;
-	int e = rjob_load(w, j);
+	int e = rload_refs(&w->l, j->refs, j->n_refs, 0, &w->out, w->slot);
 	if (e < 0) {
 		for (size_t i = 0; i < j->n_items; i++) {
 			struct ritem *it = &j->items[i];
@@ -1096,12 +1099,6 @@ static uint64_t refs_bytes(const struct content_ref *c, size_t n)
 	return b;
 }
 
-static int idl_load2(void *arg, const uint8_t id[32], struct buf *out)
-{
-	struct rworker2 *w = arg;
-	return repo_blob_load(w->r, w->d, BLOB_LIST, id, out);
-}
-
 /* The data refs of a file that fits in one job, read from its LIST blobs
  * into s->tmp. Returns the count, 0 when the file needs several jobs, or
  * an error. */
@@ -1114,8 +1111,8 @@ static long small_refs(struct rstate *s, const struct node *n, const struct cont
 		return n->n_content <= RJOB_REFS ? (long)n->n_content : 0;
 	}
 	struct idlist_reader *rd = NULL;
-	int e = idlist_reader_new(n->content, n->n_content, n->content_depth, idl_load2,
-				  &s->workers[s->nw], &rd);
+	int e = idlist_reader_new(n->content, n->n_content, n->content_depth, idl_load,
+				  &s->workers[s->nw].l, &rd);
 	long cnt = 0;
 	while (e == 0) {
 		struct content_ref c;
@@ -1165,8 +1162,8 @@ static int restore_big_file(struct rstate *s, const char *path, const struct nod
 	}
 	f->fd = fd;
 	struct idlist_reader *rd = NULL;
-	int e = idlist_reader_new(n->content, n->n_content, n->content_depth, idl_load2,
-				  &s->workers[s->nw], &rd);
+	int e = idlist_reader_new(n->content, n->n_content, n->content_depth, idl_load,
+				  &s->workers[s->nw].l, &rd);
 	uint64_t off = 0;
 	struct ritem *part = NULL;
 	while (e == 0 && !s->fatal) {
@@ -1371,7 +1368,7 @@ static int restore_dir(struct rstate *s, const uint8_t tree_id[32], const char *
 		log_error("%s: folders nested too deep", spath);
 		return CAIRN_ECORRUPT;
 	}
-	int e = load_tree_with(s->r, s->workers[s->nw].d, tree_id, &t);
+	int e = load_tree_with(s->r, s->workers[s->nw].l.d, tree_id, &t);
 	if (e < 0)
 		return e;
 	for (size_t i = 0; i < t.n_nodes && e == 0; i++)
@@ -1429,14 +1426,14 @@ int restorer_restore(struct repo *r, const uint8_t root[32], const struct restor
 	if (!s.workers || !ctxp || !s.jobs || !s.tmp)
 		goto out;
 	for (size_t i = 0; i <= s.nw; i++) {
-		s.workers[i].r = r;
+		s.workers[i].l.r = r;
 		s.workers[i].verify = o->verify;
 		s.workers[i].is_root = s.is_root;
 		s.workers[i].umask = s.umask;
 		s.workers[i].own_known = own_known;
 		s.workers[i].euid = geteuid();
 		s.workers[i].egid = getegid();
-		if (!(s.workers[i].d = decompressor_new()))
+		if (!(s.workers[i].l.d = decompressor_new()))
 			goto out;
 		if (i < s.nw)
 			ctxp[i] = &s.workers[i];
@@ -1458,11 +1455,8 @@ out:
 	opool_free(s.pool);
 	if (s.workers)
 		for (size_t i = 0; i <= s.nw; i++) {
-			decompressor_free(s.workers[i].d);
-			buf_free(&s.workers[i].blob);
+			rloader_free(&s.workers[i].l);
 			buf_free(&s.workers[i].out);
-			buf_free(&s.workers[i].range);
-			buf_free(&s.workers[i].scratch);
 			buf_free(&s.workers[i].check);
 		}
 	for (size_t i = 0; i < s.hl_cap; i++)
