@@ -280,9 +280,12 @@ static int rbatch_load(void *ctx, void *item)
 #define RAHEAD_BYTES (64u << 20)
 
 /* A second walk of the chunk list that runs RAHEAD_BYTES ahead of the
- * batches and hints each blob to the backend (repo_blob_prefetch). */
+ * batches and hints its blobs to the backend, a batch at a time: one
+ * index read per batch, then one hint per run of nearby blobs of a pack.
+ * Its batches are cut like the dump's, so a run hinted is a read that
+ * rload_refs will make. */
 struct rahead {
-	struct repo *r;
+	struct rloader *l;		/* its arrays: the calling thread's */
 	struct idlist_reader *rd;	/* NULL: no read-ahead */
 	uint64_t hinted;		/* file bytes hinted so far */
 	int done;
@@ -290,15 +293,44 @@ struct rahead {
 
 /* Starts the look-ahead walk when the backend reads ahead; without one,
  * or when the walk can't start, dumping works as before. */
-static void rahead_start(struct rahead *ra, struct repo *r, const struct node *file,
-			 struct rloader *w)
+static void rahead_start(struct rahead *ra, const struct node *file, struct rloader *l)
 {
 	memset(ra, 0, sizeof(*ra));
-	ra->r = r;
-	if (!backend_can_prefetch(repo_backend(r)) ||
-	    idlist_reader_new(file->content, file->n_content, file->content_depth, idl_load, w,
+	ra->l = l;
+	if (!backend_can_prefetch(repo_backend(l->r)) ||
+	    idlist_reader_new(file->content, file->n_content, file->content_depth, idl_load, l,
 			      &ra->rd) < 0)
 		ra->rd = NULL;
+}
+
+/* Hints the runs of the n blobs whose ids are in l->ids. */
+static void rahead_hint(struct rahead *ra, size_t n)
+{
+	struct rloader *l = ra->l;
+	struct backend *be = repo_backend(l->r);
+	char name[96];
+	if (!n || index_lookup_many(repo_index(l->r), BLOB_DATA, l->ids, n, l->locs, l->found) < 0)
+		return;
+	size_t nr = 0;
+	for (size_t i = 0; i < n; i++)
+		if (l->found[i])
+			l->reads[nr++].loc = l->locs[i];
+	qsort(l->reads, nr, sizeof(l->reads[0]), rread_cmp);
+	for (size_t i = 0; i < nr;) {
+		uint64_t start = l->reads[i].loc.offset, end = start + l->reads[i].loc.length;
+		size_t k = i + 1;
+		while (k < nr && !memcmp(l->reads[k].loc.pack_id, l->reads[i].loc.pack_id, 32)) {
+			const struct index_loc *lc = &l->reads[k].loc;
+			uint64_t e2 = CAIRN_MAX(end, lc->offset + lc->length);
+			if (lc->offset > end + RREAD_GAP || e2 - start > RREAD_MAX)
+				break;
+			end = e2;
+			k++;
+		}
+		pack_name(l->reads[i].loc.pack_id, name, sizeof(name));
+		backend_prefetch(be, name, start, (size_t)(end - start));
+		i = k;
+	}
 }
 
 /* Hints blobs until the walk is RAHEAD_BYTES past taken (the file bytes
@@ -307,14 +339,22 @@ static void rahead_start(struct rahead *ra, struct repo *r, const struct node *f
 static void rahead_step(struct rahead *ra, uint64_t taken)
 {
 	while (ra->rd && !ra->done && ra->hinted < taken + RAHEAD_BYTES) {
-		struct content_ref c;
-		if (idlist_reader_next(ra->rd, &c) <= 0) {
-			ra->done = 1;
-			break;
+		/* the dump's batches: so the runs hinted are the reads made */
+		size_t refs = 0, n = 0;
+		uint64_t bytes = 0;
+		while (refs < RBATCH_REFS && bytes < RBATCH_BYTES) {
+			struct content_ref c;
+			if (idlist_reader_next(ra->rd, &c) <= 0) {
+				ra->done = 1;
+				break;
+			}
+			refs++;
+			bytes += c.size;
+			if (memcmp(c.id, zero_id, 32) != 0)
+				memcpy(ra->l->ids[n++], c.id, 32);
 		}
-		ra->hinted += c.size;
-		if (memcmp(c.id, zero_id, 32) != 0)
-			repo_blob_prefetch(ra->r, BLOB_DATA, c.id);
+		ra->hinted += bytes;
+		rahead_hint(ra, n);
 	}
 }
 
@@ -386,7 +426,7 @@ int restorer_dump_to(struct repo *r, const struct node *file, restorer_write_fn 
 	if (e < 0)
 		goto out;
 	/* the look-ahead walk shares the spare context: same thread */
-	rahead_start(&ra, r, file, &workers[nw]);
+	rahead_start(&ra, file, &workers[nw]);
 	uint64_t written = 0;
 	int done = 0;
 	while (!first_err && (!done || opool_in_flight(pool) > 0)) {
