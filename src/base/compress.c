@@ -6,6 +6,7 @@
 #include "cairn/log.h"
 
 #include <zstd.h>
+#define ZDICT_STATIC_LINKING_ONLY	/* ZDICT_trainFromBuffer_fastCover */
 #include <zdict.h>
 
 struct compressor {
@@ -62,7 +63,19 @@ int zdict_train(const void *samples, const size_t *sizes, unsigned n, size_t cap
 	buf_reset(out);
 	if (n < 16 || buf_reserve(out, cap) < 0)
 		return n < 16 ? CAIRN_EINVAL : CAIRN_ENOMEM;
-	size_t r = ZDICT_trainFromBuffer(out->data, cap, samples, sizes, n);
+	/* fastCover with fixed parameters rather than ZDICT_trainFromBuffer,
+	 * which tries four segment sizes: measured on 1024 4 KiB chunks of a
+	 * 200 MB pg_dump, 0.07 s instead of 0.30 s, and the dictionary
+	 * compresses a dump six hours later as well (2.937 vs 2.927). The
+	 * training runs at the end of a first backup, on its critical path. */
+	ZDICT_fastCover_params_t p;
+	memset(&p, 0, sizeof(p));
+	p.k = 200;	/* segment size */
+	p.d = 8;	/* dmer size */
+	p.f = 20;	/* log2 of the frequency table */
+	p.accel = 1;
+	p.zParams.compressionLevel = 3;
+	size_t r = ZDICT_trainFromBuffer_fastCover(out->data, cap, samples, sizes, n, p);
 	if (ZDICT_isError(r)) {
 		log_debug("dictionary training: %s", ZDICT_getErrorName(r));
 		return CAIRN_EINVAL;
