@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH_BYTES (4u << 20)
+#define BATCH_BYTES (2u << 20)
 #define BATCH_RING 4
 
 enum { REC_DATA, REC_HOLE, REC_END };
