@@ -305,27 +305,29 @@ static void *saver_thread(void *arg)
 	return NULL;
 }
 
-/* An empty writer: a recycled one when there is one. */
-static struct pack_writer *saver_fresh_writer(struct saver *s)
-{
-	struct pack_writer *pw = NULL;
-	pthread_mutex_lock(&s->q_mu);
-	if (s->n_spare)
-		pw = s->spare[--s->n_spare];
-	pthread_mutex_unlock(&s->q_mu);
-	return pw ? pw : pack_writer_new(s->pack_size + (1u << 20));
-}
-
-/* Hands a full writer to the upload thread; blocks while the queue is full. */
-static void saver_enqueue(struct saver *s, struct pack_writer *pw)
+/* Hands the full writer filling[which] to the upload threads and puts an
+ * empty one in its place: the spare when there is one. It waits for room
+ * in the queue before it takes a writer, so at most filling + queued +
+ * uploading writers exist and the spare left by an upload is always the
+ * next one used: no pack buffer is allocated and faulted in again (page
+ * faults were 9% of a first backup's CPU). Under pack_mu. Returns 0 or
+ * CAIRN_ENOMEM (the full writer stays in place). */
+static int saver_rotate(struct saver *s, int which)
 {
 	pthread_mutex_lock(&s->q_mu);
 	while (s->q_len == s->q_cap)
 		pthread_cond_wait(&s->q_cond, &s->q_mu);
-	s->queue[(s->q_head + s->q_len) % s->q_cap] = pw;
-	s->q_len++;
-	pthread_cond_broadcast(&s->q_cond);
+	struct pack_writer *pw = s->n_spare ? s->spare[--s->n_spare] : NULL;
+	if (!pw)
+		pw = pack_writer_new(s->pack_size + (1u << 20));
+	if (pw) {
+		s->queue[(s->q_head + s->q_len) % s->q_cap] = s->filling[which];
+		s->q_len++;
+		s->filling[which] = pw;
+		pthread_cond_broadcast(&s->q_cond);
+	}
 	pthread_mutex_unlock(&s->q_mu);
+	return pw ? 0 : CAIRN_ENOMEM;
 }
 
 int saver_new(struct repo *r, const struct saver_opts *o, struct saver **ret)
@@ -629,22 +631,12 @@ static int saver_store_new(struct saver *s, struct saver_ctx *c, unsigned type, 
 	if (e < 0)
 		return e;
 
-	struct pack_writer *full = NULL;
 	int which = type == BLOB_DATA ? 0 : 1;
 	pthread_mutex_lock(&s->pack_mu);
 	e = pack_writer_add(s->filling[which], type, id, c->sealed.data, c->sealed.len,
 			    (uint32_t)len);
-	if (e == 0 && pack_writer_size(s->filling[which]) >= s->pack_size) {
-		struct pack_writer *fresh = saver_fresh_writer(s);
-		if (!fresh) {
-			e = CAIRN_ENOMEM;
-		} else {
-			full = s->filling[which];
-			s->filling[which] = fresh;
-		}
-	}
-	if (full)
-		saver_enqueue(s, full);
+	if (e == 0 && pack_writer_size(s->filling[which]) >= s->pack_size)
+		e = saver_rotate(s, which);
 	pthread_mutex_unlock(&s->pack_mu);
 	if (e < 0) {
 		saver_set_err(s, e);
@@ -668,15 +660,10 @@ int saver_flush(struct saver *s)
 {
 	pthread_mutex_lock(&s->pack_mu);
 	for (int i = 0; i < 2; i++) {
-		if (pack_writer_count(s->filling[i]) == 0)
-			continue;
-		struct pack_writer *fresh = saver_fresh_writer(s);
-		if (!fresh) {
+		if (pack_writer_count(s->filling[i]) > 0 && saver_rotate(s, i) < 0) {
 			pthread_mutex_unlock(&s->pack_mu);
 			return CAIRN_ENOMEM;
 		}
-		saver_enqueue(s, s->filling[i]);
-		s->filling[i] = fresh;
 	}
 	pthread_mutex_unlock(&s->pack_mu);
 	pthread_mutex_lock(&s->q_mu);
