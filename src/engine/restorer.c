@@ -34,6 +34,10 @@
  */
 
 #define RLOAD_REFS 4096	/* most refs in one rload_refs call */
+/* SQLite page cache for the look-ups, which come in no useful order: the
+ * default 2 MiB misses most of them once the index outgrows it (a read()
+ * a look-up). The cache grows only as far as the index file. */
+#define RINDEX_CACHE_KIB (64u << 10)
 #define RREAD_GAP (16u << 10)	/* one read spans gaps up to this between blobs of a pack */
 #define RREAD_MAX (8u << 20)	/* longest read of several blobs */
 
@@ -81,17 +85,54 @@ static int rread_cmp(const void *a, const void *b)
 	return x->loc.offset < y->loc.offset ? -1 : x->loc.offset > y->loc.offset;
 }
 
-/* Loads the data blobs refs[0 .. n) into out (reset first), in ref order.
- * A hole (all-zero id) is zeros in out when zero_holes is set, else left
- * out. slot, when not NULL, gets each ref's offset in out, SIZE_MAX for a
- * hole left out. Returns 0 or an error (logged). */
-static int rload_refs(struct rloader *l, const struct content_ref *refs, size_t n,
-		      int zero_holes, struct buf *out, size_t *slot)
+/* The run of reads that starts at reads[i] (sorted by rread_cmp): the
+ * blobs of one pack at most RREAD_GAP apart, RREAD_MAX in all. Returns
+ * the index after the run; *start, *end: its byte range in the pack. */
+static size_t rread_run(const struct rread *reads, size_t i, size_t nr, uint64_t *start,
+			uint64_t *end)
 {
-	struct index *ix = repo_index(l->r);
+	uint64_t s0 = reads[i].loc.offset, e0 = s0 + reads[i].loc.length;
+	size_t k = i + 1;
+	while (k < nr && !memcmp(reads[k].loc.pack_id, reads[i].loc.pack_id, 32)) {
+		const struct index_loc *lc = &reads[k].loc;
+		uint64_t e2 = CAIRN_MAX(e0, lc->offset + lc->length);
+		if (lc->offset > e0 + RREAD_GAP || e2 - s0 > RREAD_MAX)
+			break;
+		e0 = e2;
+		k++;
+	}
+	*start = s0;
+	*end = e0;
+	return k;
+}
+
+/* Looks up the data blobs of refs[0 .. n) that are not holes, in one
+ * index read: locs[k] and found[k] for the k-th of them. Returns their
+ * count, or an error. */
+static long rload_lookup(struct rloader *l, const struct content_ref *refs, size_t n,
+			 struct index_loc *locs, uint8_t *found)
+{
+	size_t nr = 0;
+	for (size_t i = 0; i < n; i++)
+		if (memcmp(refs[i].id, zero_id, 32) != 0)
+			memcpy(l->ids[nr++], refs[i].id, 32);
+	int e = nr ? index_lookup_many(repo_index(l->r), BLOB_DATA, l->ids, nr, locs, found) : 0;
+	return e < 0 ? e : (long)nr;
+}
+
+/* Loads the data blobs refs[0 .. n) into out (reset first), in ref order,
+ * from where rload_lookup found them (locs, found). A hole (all-zero id)
+ * is zeros in out when zero_holes is set, else left out. slot, when not
+ * NULL, gets each ref's offset in out, SIZE_MAX for a hole left out.
+ * Returns 0 or an error (logged). */
+static int rload_read(struct rloader *l, const struct content_ref *refs, size_t n,
+		      const struct index_loc *locs, const uint8_t *found, int zero_holes,
+		      struct buf *out, size_t *slot)
+{
 	struct backend *be = repo_backend(l->r);
 	size_t nr = 0, pos = 0;
 	char hex[65], name[96];
+	int e;
 	for (size_t i = 0; i < n; i++) {
 		if (memcmp(refs[i].id, zero_id, 32) == 0) {
 			if (slot)
@@ -100,34 +141,27 @@ static int rload_refs(struct rloader *l, const struct content_ref *refs, size_t 
 				pos += refs[i].size;
 			continue;
 		}
-		memcpy(l->ids[nr], refs[i].id, 32);
-		l->reads[nr].ref = i;
-		l->reads[nr++].dst = pos;
-		if (slot)
-			slot[i] = pos;
-		pos += refs[i].size;
-	}
-	int e = nr ? index_lookup_many(ix, BLOB_DATA, l->ids, nr, l->locs, l->found) : 0;
-	if (e < 0)
-		return e;
-	for (size_t k = 0; k < nr; k++) {
-		struct rread *rr = &l->reads[k];
-		const struct content_ref *c = &refs[rr->ref];
-		if (!l->found[k]) {
+		const struct content_ref *c = &refs[i];
+		if (!found[nr]) {
 			hex_encode(c->id, 32, hex);
 			log_error("data blob %s is not in the index; run 'cairn repair index' or "
 				  "'cairn check'",
 				  hex);
 			return CAIRN_ENOTFOUND;
 		}
-		rr->loc = l->locs[k];
-		if (rr->loc.raw_length != c->size) {
+		if (locs[nr].raw_length != c->size) {
 			hex_encode(c->id, 32, hex);
 			log_error("data blob %s has %lu bytes where the file's chunk list says %llu",
-				  hex, (unsigned long)rr->loc.raw_length,
+				  hex, (unsigned long)locs[nr].raw_length,
 				  (unsigned long long)c->size);
 			return CAIRN_ECORRUPT;
 		}
+		l->reads[nr].loc = locs[nr];
+		l->reads[nr].ref = i;
+		l->reads[nr++].dst = pos;
+		if (slot)
+			slot[i] = pos;
+		pos += c->size;
 	}
 	buf_reset(out);
 	if (buf_reserve(out, pos ? pos : 1) < 0)
@@ -139,16 +173,8 @@ static int rload_refs(struct rloader *l, const struct content_ref *refs, size_t 
 				memset(out->data + p, 0, refs[i].size);
 	qsort(l->reads, nr, sizeof(l->reads[0]), rread_cmp);
 	for (size_t i = 0; i < nr;) {
-		uint64_t start = l->reads[i].loc.offset, end = start + l->reads[i].loc.length;
-		size_t k = i + 1;
-		while (k < nr && !memcmp(l->reads[k].loc.pack_id, l->reads[i].loc.pack_id, 32)) {
-			const struct index_loc *lc = &l->reads[k].loc;
-			uint64_t e2 = CAIRN_MAX(end, lc->offset + lc->length);
-			if (lc->offset > end + RREAD_GAP || e2 - start > RREAD_MAX)
-				break;
-			end = e2;
-			k++;
-		}
+		uint64_t start, end;
+		size_t k = rread_run(l->reads, i, nr, &start, &end);
 		pack_name(l->reads[i].loc.pack_id, name, sizeof(name));
 		buf_reset(&l->range);
 		e = backend_get(be, name, start, (size_t)(end - start), &l->range);
@@ -182,16 +208,15 @@ static int rload_refs(struct rloader *l, const struct content_ref *refs, size_t 
 	return 0;
 }
 
-#define RBATCH_BYTES (4u << 20)
-#define RBATCH_REFS 1024
-#define RBATCH_RING 6
-
-struct rbatch {
-	struct content_ref refs[RBATCH_REFS];
-	size_t n;
-	uint64_t bytes;
-	struct buf out;
-};
+/* rload_lookup, then rload_read. */
+static int rload_refs(struct rloader *l, const struct content_ref *refs, size_t n,
+		      int zero_holes, struct buf *out, size_t *slot)
+{
+	long nr = rload_lookup(l, refs, n, l->locs, l->found);
+	if (nr < 0)
+		return (int)nr;
+	return rload_read(l, refs, n, l->locs, l->found, zero_holes, out, slot);
+}
 
 /* Loads a tree blob with the caller's decompressor (one per thread). */
 static int load_tree_with(struct repo *r, struct decompressor *d, const uint8_t id[32],
@@ -264,104 +289,78 @@ out:
 	return e;
 }
 
-/* Worker: loads the blobs of a batch into its output buffer. */
+/* ---- dump ---------------------------------------------------------------
+ *
+ * The calling thread walks the file's chunk list (idlist reader) and cuts
+ * it into batches of RBATCH_REFS refs or RBATCH_BYTES of file. It looks
+ * each batch's blobs up in one index read and, when the backend reads
+ * ahead (S3), hints the batch's runs of blobs, the very reads a worker
+ * will make. Up to RAHEAD_BATCHES batches wait so prepared, so the hints
+ * run that far ahead of the reads (a request to S3 costs a round trip and
+ * a pack ~16 MiB of transfer); without read-ahead one waits. Workers read
+ * and decode a batch into one of RBATCH_RING output buffers (rload_read);
+ * the calling thread writes them in order.
+ */
+
+#define RBATCH_BYTES (4u << 20)
+#define RBATCH_REFS 1024
+#define RBATCH_RING 6		/* output buffers: batches with workers or being written */
+#define RAHEAD_BATCHES 16	/* prepared batches ahead of the reads: 64 MiB of file */
+#define RDUMP_BATCHES (RAHEAD_BATCHES + RBATCH_RING)
+
+struct rbatch {
+	struct content_ref refs[RBATCH_REFS];
+	struct index_loc locs[RBATCH_REFS];	/* of the refs that are not holes, in order */
+	uint8_t found[RBATCH_REFS];
+	size_t n;
+	uint64_t bytes;
+	struct buf *out;	/* with a worker or being written */
+};
+
+/* Worker: reads and decodes the blobs of a batch into its output buffer. */
 static int rbatch_load(void *ctx, void *item)
 {
 	struct rbatch *b = item;
-	return rload_refs(ctx, b->refs, b->n, 1, &b->out, NULL);
+	return rload_read(ctx, b->refs, b->n, b->locs, b->found, 1, b->out, NULL);
 }
 
-/* ---- read-ahead for a remote repository -------------------------------- */
-
-/* File bytes hinted ahead of the batches: on S3 a request costs a round
- * trip and a pack ~16 MiB of transfer, so the packs a dump needs next
- * must be asked for well before the workers get there (about one pack of
- * compressed text ahead; the backend bounds what it holds). */
-#define RAHEAD_BYTES (64u << 20)
-
-/* A second walk of the chunk list that runs RAHEAD_BYTES ahead of the
- * batches and hints its blobs to the backend, a batch at a time: one
- * index read per batch, then one hint per run of nearby blobs of a pack.
- * Its batches are cut like the dump's, so a run hinted is a read that
- * rload_refs will make. */
-struct rahead {
-	struct rloader *l;		/* its arrays: the calling thread's */
-	struct idlist_reader *rd;	/* NULL: no read-ahead */
-	uint64_t hinted;		/* file bytes hinted so far */
-	int done;
-};
-
-/* Starts the look-ahead walk when the backend reads ahead; without one,
- * or when the walk can't start, dumping works as before. */
-static void rahead_start(struct rahead *ra, const struct node *file, struct rloader *l)
+/* Fills b from the chunk list and looks its blobs up; on a backend that
+ * reads ahead, hints its runs (l: the calling thread's loader, whose
+ * arrays it uses). Returns 1, 0 at the end of the list, or an error. */
+static int rbatch_prepare(struct rloader *l, struct idlist_reader *rd, int hint, struct rbatch *b)
 {
-	memset(ra, 0, sizeof(*ra));
-	ra->l = l;
-	if (!backend_can_prefetch(repo_backend(l->r)) ||
-	    idlist_reader_new(file->content, file->n_content, file->content_depth, idl_load, l,
-			      &ra->rd) < 0)
-		ra->rd = NULL;
-}
-
-/* Hints the runs of the n blobs whose ids are in l->ids. */
-static void rahead_hint(struct rahead *ra, size_t n)
-{
-	struct rloader *l = ra->l;
+	b->n = 0;
+	b->bytes = 0;
+	while (b->n < RBATCH_REFS && b->bytes < RBATCH_BYTES) {
+		int got = idlist_reader_next(rd, &b->refs[b->n]);
+		if (got < 0)
+			return got;
+		if (got == 0)
+			break;
+		b->bytes += b->refs[b->n++].size;
+	}
+	if (b->n == 0)
+		return 0;
+	long nr = rload_lookup(l, b->refs, b->n, b->locs, b->found);
+	if (nr < 0)
+		return (int)nr;
+	if (!hint)
+		return 1;
 	struct backend *be = repo_backend(l->r);
 	char name[96];
-	if (!n || index_lookup_many(repo_index(l->r), BLOB_DATA, l->ids, n, l->locs, l->found) < 0)
-		return;
-	size_t nr = 0;
-	for (size_t i = 0; i < n; i++)
-		if (l->found[i])
-			l->reads[nr++].loc = l->locs[i];
-	qsort(l->reads, nr, sizeof(l->reads[0]), rread_cmp);
-	for (size_t i = 0; i < nr;) {
-		uint64_t start = l->reads[i].loc.offset, end = start + l->reads[i].loc.length;
-		size_t k = i + 1;
-		while (k < nr && !memcmp(l->reads[k].loc.pack_id, l->reads[i].loc.pack_id, 32)) {
-			const struct index_loc *lc = &l->reads[k].loc;
-			uint64_t e2 = CAIRN_MAX(end, lc->offset + lc->length);
-			if (lc->offset > end + RREAD_GAP || e2 - start > RREAD_MAX)
-				break;
-			end = e2;
-			k++;
-		}
+	size_t m = 0;
+	for (long k = 0; k < nr; k++)
+		if (b->found[k])
+			l->reads[m++].loc = b->locs[k];
+	qsort(l->reads, m, sizeof(l->reads[0]), rread_cmp);
+	for (size_t i = 0; i < m;) {
+		uint64_t start, end;
+		size_t k = rread_run(l->reads, i, m, &start, &end);
 		pack_name(l->reads[i].loc.pack_id, name, sizeof(name));
 		backend_prefetch(be, name, start, (size_t)(end - start));
 		i = k;
 	}
-}
-
-/* Hints blobs until the walk is RAHEAD_BYTES past taken (the file bytes
- * handed to the workers). An error only ends the read-ahead: the dump's
- * own walk meets it and reports it. */
-static void rahead_step(struct rahead *ra, uint64_t taken)
-{
-	while (ra->rd && !ra->done && ra->hinted < taken + RAHEAD_BYTES) {
-		/* the dump's batches: so the runs hinted are the reads made */
-		size_t refs = 0, n = 0;
-		uint64_t bytes = 0;
-		while (refs < RBATCH_REFS && bytes < RBATCH_BYTES) {
-			struct content_ref c;
-			if (idlist_reader_next(ra->rd, &c) <= 0) {
-				ra->done = 1;
-				break;
-			}
-			refs++;
-			bytes += c.size;
-			if (memcmp(c.id, zero_id, 32) != 0)
-				memcpy(ra->l->ids[n++], c.id, 32);
-		}
-		ra->hinted += bytes;
-		rahead_hint(ra, n);
-	}
-}
-
-static void rahead_free(struct rahead *ra)
-{
-	idlist_reader_free(ra->rd);
-	ra->rd = NULL;
+	return 1;
 }
 
 static int write_all_fd(void *arg, const void *data, size_t n)
@@ -398,14 +397,18 @@ int restorer_dump_to(struct repo *r, const struct node *file, restorer_write_fn 
 	size_t nw = threads ? threads : (ncpu > 0 ? (size_t)ncpu : 2);
 	struct rloader *workers = calloc(nw + 1, sizeof(*workers));
 	void **ctxp = calloc(nw, sizeof(void *));
-	struct rbatch *batches = calloc(RBATCH_RING, sizeof(*batches));
-	struct rbatch *free_list[RBATCH_RING];
-	size_t n_free = 0;
+	struct rbatch *batches = calloc(RDUMP_BATCHES, sizeof(*batches));
+	struct rbatch *free_b[RDUMP_BATCHES], *prep[RAHEAD_BATCHES];
+	struct buf outs[RBATCH_RING], *free_out[RBATCH_RING];
+	size_t n_free_b = 0, n_free_out = 0, prep_head = 0, n_prep = 0;
 	struct opool *pool = NULL;
 	struct idlist_reader *rd = NULL;
-	struct rahead ra = { 0 };
-	uint64_t taken = 0;
-	int e = CAIRN_ENOMEM, first_err = 0;
+	uint64_t written = 0;
+	int e = CAIRN_ENOMEM, first_err = 0, done = 0;
+	for (size_t i = 0; i < RBATCH_RING; i++) {
+		buf_init(&outs[i]);
+		free_out[n_free_out++] = &outs[i];
+	}
 	if (!workers || !ctxp || !batches)
 		goto out;
 	for (size_t i = 0; i <= nw; i++) {
@@ -415,59 +418,55 @@ int restorer_dump_to(struct repo *r, const struct node *file, restorer_write_fn 
 		if (i < nw)
 			ctxp[i] = &workers[i];
 	}
-	for (size_t i = 0; i < RBATCH_RING; i++)
-		free_list[n_free++] = &batches[i];
+	for (size_t i = 0; i < RDUMP_BATCHES; i++)
+		free_b[n_free_b++] = &batches[i];
+	index_set_cache_kib(repo_index(r), RINDEX_CACHE_KIB);
 	e = opool_new(nw, RBATCH_RING, rbatch_load, ctxp, &pool);
 	if (e < 0)
 		goto out;
-	/* the calling thread reads LIST blobs with the spare worker context */
-	e = idlist_reader_new(file->content, file->n_content, file->content_depth, idl_load,
-			      &workers[nw], &rd);
+	/* the calling thread reads LIST blobs and looks up with the spare context */
+	struct rloader *me = &workers[nw];
+	e = idlist_reader_new(file->content, file->n_content, file->content_depth, idl_load, me,
+			      &rd);
 	if (e < 0)
 		goto out;
-	/* the look-ahead walk shares the spare context: same thread */
-	rahead_start(&ra, file, &workers[nw]);
-	uint64_t written = 0;
-	int done = 0;
-	while (!first_err && (!done || opool_in_flight(pool) > 0)) {
-		if (!done && n_free > 0) {
-			struct rbatch *b = free_list[--n_free];
-			b->n = 0;
-			b->bytes = 0;
-			while (b->n < RBATCH_REFS && b->bytes < RBATCH_BYTES) {
-				int got = idlist_reader_next(rd, &b->refs[b->n]);
-				if (got < 0) {
+	int hint = backend_can_prefetch(repo_backend(r));
+	size_t ahead = hint ? RAHEAD_BATCHES : 1;
+	for (;;) {
+		while (!first_err && !done && n_prep < ahead && n_free_b > 0) {
+			struct rbatch *b = free_b[--n_free_b];
+			int got = rbatch_prepare(me, rd, hint, b);
+			if (got <= 0) {
+				free_b[n_free_b++] = b;
+				if (got < 0)
 					first_err = got;
-					break;
-				}
-				if (got == 0) {
-					done = 1;
-					break;
-				}
-				b->bytes += b->refs[b->n].size;
-				b->n++;
+				done = 1;
+				break;
 			}
-			if (b->n == 0 || first_err) {
-				free_list[n_free++] = b;
-				continue;
-			}
-			taken += b->bytes;
-			rahead_step(&ra, taken);
-			opool_submit(pool, b);
-			if (n_free > 0 && !done)
-				continue;
+			prep[(prep_head + n_prep++) % RAHEAD_BATCHES] = b;
 		}
+		if (!first_err && n_prep > 0 && n_free_out > 0) {
+			struct rbatch *b = prep[prep_head];
+			prep_head = (prep_head + 1) % RAHEAD_BATCHES;
+			n_prep--;
+			b->out = free_out[--n_free_out];
+			opool_submit(pool, b);
+			continue;
+		}
+		if (opool_in_flight(pool) == 0)
+			break;	/* all written, or an error */
 		void *item;
 		int err;
 		if (!opool_collect(pool, &item, &err))
 			break;
 		struct rbatch *b = item;
-		if (err < 0)
+		if (err < 0 && !first_err)
 			first_err = err;
-		else if ((err = fn(arg, b->out.data, b->out.len)) < 0)
+		else if (!first_err && (err = fn(arg, b->out->data, b->out->len)) < 0)
 			first_err = err;
-		written += b->out.len;
-		free_list[n_free++] = b;
+		written += b->out->len;
+		free_out[n_free_out++] = b->out;
+		free_b[n_free_b++] = b;
 	}
 	/* drain what is still in flight after an error */
 	while (pool && opool_in_flight(pool) > 0) {
@@ -482,16 +481,13 @@ int restorer_dump_to(struct repo *r, const struct node *file, restorer_write_fn 
 		e = CAIRN_ECORRUPT;
 	}
 out:
-	rahead_free(&ra);
 	idlist_reader_free(rd);
 	opool_free(pool);
 	if (workers)
-		for (size_t i = 0; i <= nw; i++) {
+		for (size_t i = 0; i <= nw; i++)
 			rloader_free(&workers[i]);
-		}
-	if (batches)
-		for (size_t i = 0; i < RBATCH_RING; i++)
-			buf_free(&batches[i].out);
+	for (size_t i = 0; i < RBATCH_RING; i++)
+		buf_free(&outs[i]);
 	free(batches);
 	free(workers);
 	free(ctxp);
@@ -518,7 +514,6 @@ out:
 #define RJOB_BYTES (16u << 20)
 #define RJOB_ITEMS 1024
 #define RJOB_RING 6
-#define RINDEX_CACHE_KIB (64u << 10)	/* SQLite page cache for the look-ups */
 
 enum { RI_FILE, RI_PART, RI_BIG_END, RI_LINK, RI_DIR_END };
 
@@ -1480,7 +1475,6 @@ int restorer_restore(struct repo *r, const uint8_t root[32], const struct restor
 	}
 	for (size_t i = 0; i < RJOB_RING; i++)
 		s.free_jobs[s.n_free++] = &s.jobs[i];
-	/* look-ups come in no useful order; a 2 MiB cache misses most of them */
 	index_set_cache_kib(repo_index(r), RINDEX_CACHE_KIB);
 	e = opool_new(s.nw, RJOB_RING, rjob_work, ctxp, &s.pool);
 	if (e < 0)
