@@ -40,9 +40,11 @@
  * request costs a round trip (tens of milliseconds on S3) whatever its
  * size. An object that gets S3_HOT_READS ranged reads in a row is read
  * whole, once, into an LRU cache (objects of at most S3_CACHE_OBJECT_MAX
- * bytes, S3_CACHE_BYTES in all) that serves the following ranged reads;
+ * bytes, -o s3.cache-mb in all) that serves the following ranged reads;
  * a restore then costs about one GET per pack instead of one per chunk,
- * while one-off reads (a pack header during repair) stay ranged.
+ * while one-off reads (a pack header during repair) stay ranged. A whole
+ * object evicted from memory goes to a spill file (see "spill file"), so
+ * it is not downloaded again.
  *
  * Read-ahead: a reader that knows what comes next (a dump walks the
  * file's chunk list ahead of its workers) hints the ranges it will read
@@ -78,6 +80,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define S3_TRIES 6
 #define S3_BACKOFF_MS 200
@@ -91,10 +94,12 @@
 #define S3_DEFAULT_STALL 60
 #define S3_CONNECT_TIMEOUT_MS 10000
 #define S3_HOT_READS 3
-#define S3_HOT_SLOTS 64
+#define S3_HOT_SLOTS 1024	/* about the packs of a repository of 16 GiB */
 #define S3_CACHE_OBJECT_MAX (64u << 20)
 #define S3_CACHE_SLOTS 32	/* whole objects held at most */
-#define S3_CACHE_BYTES (160u << 20)	/* and their bytes, loaded or loading */
+#define S3_CACHE_MB 160	/* and their bytes, loaded or loading (-o s3.cache-mb) */
+#define S3_SPILL_MB 4096	/* whole objects kept on local disk (-o s3.spill-mb) */
+#define S3_SPILL_SLOTS 8192	/* objects spilled at most (hash table) */
 #define S3_BLOB_SLOTS 256	/* read-ahead entries of single ranges */
 #define S3_BLOB_MAX (1u << 20)	/* longest range read ahead on its own */
 #define S3_NAME_MAX 128
@@ -129,6 +134,16 @@ struct s3 {
 	struct s3_cached *blobs;	/* single ranges read ahead */
 	size_t n_blobs;
 	uint64_t tick;
+	uint8_t *spare;		/* the buffer of an evicted whole object, for the next */
+	size_t spare_cap;
+	uint64_t cache_bytes;	/* bound of the whole objects in memory */
+
+	/* whole objects evicted from memory, kept in an unlinked temporary
+	 * file (s3_spill_*); under cache_mu but the file's reads */
+	int spill_fd;		/* -1: none yet */
+	uint64_t spill_end, spill_max;	/* bytes written; bound (0: never spill) */
+	struct s3_spilled *spill;	/* S3_SPILL_SLOTS, open addressing */
+	size_t n_spill;
 
 	/* read-ahead loaders (s3_prefetch): up to `connections` threads,
 	 * started on the first hint, fill the queued entries in order */
@@ -138,6 +153,14 @@ struct s3 {
 	pthread_t *loaders;
 	size_t n_loaders;
 	int stopping;
+};
+
+/* A whole object in the spill file. */
+struct s3_spilled {
+	char name[S3_NAME_MAX];	/* "" when free */
+	int dead;		/* overwritten or deleted since (a tombstone) */
+	uint64_t off;
+	size_t size;
 };
 
 /* An object read by ranges lately. */
@@ -158,6 +181,7 @@ struct s3_cached {
 	uint64_t hint_size;	/* whole: the object's size if known, else 0 */
 	int served;		/* a read was served from it */
 	uint8_t *data;
+	size_t cap;		/* whole: data's capacity */
 	size_t size;
 	size_t got;		/* whole, loading: bytes of data that have arrived */
 	int state;		/* 0 loading, 1 ready, -1 failed */
@@ -820,16 +844,172 @@ static void s3_cache_drop(struct s3_cached *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* The hot slot of name, taking the least recently used one if it has
- * none. Under cache_mu. */
+/* Hash of an object name, for the hot sets and the spill table. */
+static uint64_t s3_name_hash(const char *name)
+{
+	uint64_t h = 1469598103934665603ull;	/* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return h;
+}
+
+/* ---- spill file -----------------------------------------------------------
+ *
+ * A dump of an incremental snapshot needs blobs from the packs of every
+ * backup in its chain, all through the file; once those packs outgrow the
+ * memory cache, LRU would drop packs that are needed again and load them
+ * whole once more, again and again (measured: the 25th of 25 hourly dumps,
+ * 314 MiB of packs, 2 GiB downloaded). So a whole object leaving memory is
+ * written to an unlinked temporary file in $TMPDIR (0600; the objects are
+ * encrypted anyway) and later reads of it are served from there: each
+ * pack is downloaded once. The file is bounded by spill_max; past that,
+ * evicted objects are dropped as before.
+ */
+
+/* The live spill entry of name, or NULL. Under cache_mu. */
+static struct s3_spilled *s3_spill_find(struct s3 *s, const char *name)
+{
+	if (!s->spill)
+		return NULL;
+	for (size_t i = s3_name_hash(name) % S3_SPILL_SLOTS, k = 0; k < S3_SPILL_SLOTS;
+	     k++, i = (i + 1) % S3_SPILL_SLOTS) {
+		struct s3_spilled *e = &s->spill[i];
+		if (!e->name[0])
+			return NULL;
+		if (!e->dead && strcmp(e->name, name) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* Writes a ready whole object to the spill file. Failures only stop the
+ * spilling. Under cache_mu. */
+static void s3_spill_put(struct s3 *s, const struct s3_cached *c)
+{
+	if (!s->spill_max || s->spill_end + c->size > s->spill_max ||
+	    s->n_spill >= S3_SPILL_SLOTS / 2 || s3_spill_find(s, c->name))
+		return;
+	if (s->spill_fd < 0) {
+		const char *dir = getenv("TMPDIR");
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/cairn-s3-XXXXXX", dir && *dir ? dir : "/tmp");
+		s->spill = calloc(S3_SPILL_SLOTS, sizeof(*s->spill));
+		int fd = s->spill ? mkstemp(path) : -1;
+		if (fd < 0) {
+			log_debug("s3: no spill file (%s): packs leaving memory are dropped",
+				  strerror(errno));
+			s->spill_max = 0;
+			return;
+		}
+		unlink(path);
+		s->spill_fd = fd;
+		log_debug("s3: packs leaving the memory cache go to a spill file in %s",
+			  dir && *dir ? dir : "/tmp");
+	}
+	const uint8_t *p = c->data;
+	size_t left = c->size;
+	uint64_t off = s->spill_end;
+	while (left > 0) {
+		ssize_t w = pwrite(s->spill_fd, p, left, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			log_debug("s3: spill file: %s; packs leaving memory are dropped",
+				  w < 0 ? strerror(errno) : "short write");
+			s->spill_max = 0;
+			return;
+		}
+		p += w;
+		off += (uint64_t)w;
+		left -= (size_t)w;
+	}
+	size_t i = s3_name_hash(c->name) % S3_SPILL_SLOTS;
+	while (s->spill[i].name[0])
+		i = (i + 1) % S3_SPILL_SLOTS;
+	struct s3_spilled *e = &s->spill[i];
+	snprintf(e->name, sizeof(e->name), "%s", c->name);
+	e->off = s->spill_end;
+	e->size = c->size;
+	s->spill_end = off;
+	s->n_spill++;
+}
+
+/* Reads [off, off + len) of a spilled object into out: 1, 0 when the
+ * range is not all there (the caller reads from S3), or an error. Called
+ * with cache_mu held; drops it while reading. */
+static int s3_spill_read(struct s3 *s, const struct s3_spilled *e, uint64_t off, size_t len,
+			 struct buf *out)
+{
+	if (off > e->size || len > e->size - off || !len)
+		return 0;
+	uint64_t at = e->off + off;
+	int fd = s->spill_fd;
+	pthread_mutex_unlock(&s->cache_mu);
+	int ret = buf_reserve(out, len);
+	while (ret == 0 && len > 0) {
+		ssize_t r = pread(fd, out->data + out->len, len, (off_t)at);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			log_error("cannot read the S3 spill file: %s",
+				  r < 0 ? strerror(errno) : "short read");
+			ret = CAIRN_EIO;
+			break;
+		}
+		out->len += (size_t)r;
+		at += (uint64_t)r;
+		len -= (size_t)r;
+	}
+	pthread_mutex_lock(&s->cache_mu);
+	return ret < 0 ? ret : 1;
+}
+
+/* Drops a whole object to make room, keeping its buffer as the spare
+ * for the next whole object: a pack buffer that is reused costs no page
+ * faults (a fresh 16 MiB costs 4096, ~7% of a restore's CPU), and the
+ * spare lives only from an eviction to the load it makes room for.
+ * Under cache_mu. */
+static void s3_cache_evict(struct s3 *s, struct s3_cached *c)
+{
+	if (c->state == 1 && !c->blob && !c->stale)
+		s3_spill_put(s, c);
+	if (c->data && !c->blob && c->cap > s->spare_cap) {
+		free(s->spare);
+		s->spare = c->data;
+		s->spare_cap = c->cap;
+		c->data = NULL;
+	}
+	s3_cache_drop(c);
+}
+
+/* The hot slots are S3_HOT_WAYS-way sets chosen by a hash of the name. */
+#define S3_HOT_WAYS 8
+
+static struct s3_hot *s3_hot_set(struct s3 *s, const char *name)
+{
+	return &s->hot[(s3_name_hash(name) % (S3_HOT_SLOTS / S3_HOT_WAYS)) * S3_HOT_WAYS];
+}
+
+/* The hot slot of name, or NULL. Under cache_mu. */
+static struct s3_hot *s3_hot_find(struct s3 *s, const char *name)
+{
+	struct s3_hot *set = s3_hot_set(s, name);
+	for (size_t i = 0; i < S3_HOT_WAYS; i++)
+		if (strcmp(set[i].name, name) == 0)
+			return &set[i];
+	return NULL;
+}
+
+/* The hot slot of name, taking the least recently used one of its set if
+ * it has none. Under cache_mu. */
 static struct s3_hot *s3_hot_slot(struct s3 *s, const char *name)
 {
-	struct s3_hot *lru = &s->hot[0];
-	for (size_t i = 0; i < S3_HOT_SLOTS; i++) {
-		if (strcmp(s->hot[i].name, name) == 0)
-			return &s->hot[i];
-		if (s->hot[i].tick < lru->tick)
-			lru = &s->hot[i];
+	struct s3_hot *set = s3_hot_set(s, name), *lru = &set[0];
+	for (size_t i = 0; i < S3_HOT_WAYS; i++) {
+		if (strcmp(set[i].name, name) == 0)
+			return &set[i];
+		if (set[i].tick < lru->tick)
+			lru = &set[i];
 	}
 	memset(lru, 0, sizeof(*lru));
 	snprintf(lru->name, sizeof(lru->name), "%s", name);
@@ -876,9 +1056,12 @@ static void s3_cache_forget(struct s3 *s, const char *name)
 			}
 		}
 	}
-	for (size_t i = 0; i < S3_HOT_SLOTS; i++)
-		if (strcmp(s->hot[i].name, name) == 0)
-			memset(&s->hot[i], 0, sizeof(s->hot[i]));
+	struct s3_hot *h = s3_hot_find(s, name);
+	if (h)
+		memset(h, 0, sizeof(*h));
+	struct s3_spilled *sp = s3_spill_find(s, name);
+	if (sp)
+		sp->dead = 1;
 	pthread_mutex_unlock(&s->cache_mu);
 }
 
@@ -916,7 +1099,7 @@ static uint64_t s3_cache_bytes(const struct s3_cached *c)
 }
 
 /* Evicts least recently used idle entries (but not keep) until the
- * entries' bytes plus need fit in S3_CACHE_BYTES, and, with want_free,
+ * entries' bytes plus need fit in s->cache_bytes, and, with want_free,
  * a slot is free. Returns a free slot (or NULL), or NULL with
  * *ret_full when it can't make room now. Under cache_mu. */
 static struct s3_cached *s3_cache_make_room(struct s3 *s, uint64_t need,
@@ -937,11 +1120,11 @@ static struct s3_cached *s3_cache_make_room(struct s3 *s, uint64_t need,
 				lru = t;
 			}
 		}
-		if ((free_slot || keep) && used + need <= S3_CACHE_BYTES)
+		if ((free_slot || keep) && used + need <= s->cache_bytes)
 			return free_slot;
 		if (!lru)
 			break;
-		s3_cache_drop(lru);
+		s3_cache_evict(s, lru);
 	}
 	*ret_full = 1;
 	return NULL;
@@ -949,14 +1132,14 @@ static struct s3_cached *s3_cache_make_room(struct s3 *s, uint64_t need,
 
 /* Claims a whole-object entry for name (size: its size, 0 if unknown),
  * evicting least recently used idle entries so that the entries' known
- * bytes, with this one, stay within S3_CACHE_BYTES (an object of unknown
+ * bytes, with this one, stay within s->cache_bytes (an object of unknown
  * size is counted once loaded: s3_cache_fill trims then, so up to one
  * object per loader may be over). NULL when that is not possible now.
  * Under cache_mu. */
 static struct s3_cached *s3_cache_claim_whole(struct s3 *s, const char *name, uint64_t size)
 {
 	int full;
-	if (size > S3_CACHE_BYTES)
+	if (size > s->cache_bytes)
 		return NULL;
 	struct s3_cached *c = s3_cache_make_room(s, size, NULL, &full);
 	if (!c)
@@ -993,9 +1176,15 @@ static void s3_cache_fill(struct s3 *s, struct s3_cached *c, uint64_t size)
 	uint64_t base = c->base;
 	size_t want = c->want;
 	snprintf(name, sizeof(name), "%s", c->name);
+	struct buf b = BUF_INIT;
+	if (!want && s->spare) {
+		b.data = s->spare;
+		b.cap = s->spare_cap;
+		s->spare = NULL;
+		s->spare_cap = 0;
+	}
 	pthread_mutex_unlock(&s->cache_mu);
 
-	struct buf b = BUF_INIT;
 	struct s3_fill_progress fp = { s, c };
 	struct s3_sink sink = { .progress = s3_fill_progress, .arg = &fp };
 	int e = 0, cached = 1;
@@ -1013,6 +1202,7 @@ static void s3_cache_fill(struct s3 *s, struct s3_cached *c, uint64_t size)
 		 * buffer now, and it never moves (sink.max bounds it) */
 		pthread_mutex_lock(&s->cache_mu);
 		c->data = b.data;
+		c->cap = b.cap;
 		c->got = 0;
 		pthread_mutex_unlock(&s->cache_mu);
 	}
@@ -1023,8 +1213,10 @@ static void s3_cache_fill(struct s3 *s, struct s3_cached *c, uint64_t size)
 		buf_init(&b);	/* the entry's; s3_cache_drop frees it */
 	if (e == 0 && cached) {
 		c->size = b.len ? b.len : c->got;
-		if (!c->data)
+		if (!c->data) {
+			c->cap = b.cap;
 			c->data = buf_steal(&b, NULL);
+		}
 		c->state = 1;
 		if (!c->blob && !c->hint_size) {
 			int full;
@@ -1095,6 +1287,14 @@ static int s3_cache_read(struct s3 *s, const char *name, uint64_t off, size_t le
 	struct s3_cached *c = s3_blob_find(s, name, off, len);
 	if (!c)
 		c = s3_cache_find(s, name);
+	struct s3_spilled *sp = c ? NULL : s3_spill_find(s, name);
+	if (sp) {
+		ret = s3_spill_read(s, sp, off, len, out);
+		if (ret != 0) {
+			pthread_mutex_unlock(&s->cache_mu);
+			return ret;
+		}
+	}
 	if (c) {
 		c->users++;
 	} else {
@@ -1151,7 +1351,7 @@ static void s3_prefetch(void *impl, const char *name, uint64_t off, size_t len)
 		c->tick = ++s->tick;	/* wanted again soon: keep it */
 		goto out;
 	}
-	if (s3_blob_find(s, name, off, len))
+	if (s3_blob_find(s, name, off, len) || s3_spill_find(s, name))
 		goto out;
 	struct s3_hot *h = s3_hot_slot(s, name);
 	h->tick = ++s->tick;
@@ -1179,9 +1379,9 @@ static void s3_cache_note_size(struct s3 *s, const char *name, uint64_t size)
 	if (!size || strlen(name) >= S3_NAME_MAX)
 		return;
 	pthread_mutex_lock(&s->cache_mu);
-	for (size_t i = 0; i < S3_HOT_SLOTS; i++)
-		if (strcmp(s->hot[i].name, name) == 0)
-			s->hot[i].size = size;
+	struct s3_hot *h = s3_hot_find(s, name);
+	if (h)
+		h->size = size;
 	pthread_mutex_unlock(&s->cache_mu);
 }
 
@@ -1422,6 +1622,10 @@ static void s3_free(void *impl)
 	for (size_t i = 0; s->cache && i < s->n_cache; i++)
 		free(s->cache[i].data);
 	free(s->cache);
+	free(s->spare);
+	if (s->spill_fd >= 0)
+		close(s->spill_fd);
+	free(s->spill);
 	free(s->hot);
 	pthread_mutex_destroy(&s->mu);
 	pthread_mutex_destroy(&s->cache_mu);
@@ -1653,6 +1857,7 @@ struct s3_options {
 	const char *storage_class;
 	unsigned connections;
 	long stall;
+	unsigned long cache_mb, spill_mb;
 };
 
 /* Parses the s3.* options (their form was checked by backend_open_with). */
@@ -1662,6 +1867,8 @@ static int s3_parse_options(const char *const *opts, struct s3_options *o)
 	o->dns = -1;
 	o->connections = S3_DEFAULT_CONNECTIONS;
 	o->stall = S3_DEFAULT_STALL;
+	o->cache_mb = S3_CACHE_MB;
+	o->spill_mb = S3_SPILL_MB;
 	for (size_t i = 0; opts && opts[i]; i++) {
 		const char *kv = opts[i], *v = strchr(kv, '=') + 1;
 		size_t kl = (size_t)(v - 1 - kv);
@@ -1704,9 +1911,19 @@ static int s3_parse_options(const char *const *opts, struct s3_options *o)
 				return CAIRN_EINVAL;
 			}
 			o->stall = (long)n;
+		} else if (KEY("s3.cache-mb") || KEY("s3.spill-mb")) {
+			int cache = KEY("s3.cache-mb");
+			unsigned long n = strtoul(v, &end, 10);
+			if (*end || end == v || n < (cache ? 1u : 0u) || n > (1ul << 20)) {
+				log_error("-o %s must be %s..1048576 MiB, not '%s'",
+					  cache ? "s3.cache-mb" : "s3.spill-mb", cache ? "1" : "0", v);
+				return CAIRN_EINVAL;
+			}
+			*(cache ? &o->cache_mb : &o->spill_mb) = n;
 		} else {
 			log_error("unknown option '%.*s'; S3 options are s3.region, "
-				  "s3.bucket-lookup, s3.storage-class, s3.connections, s3.timeout",
+				  "s3.bucket-lookup, s3.storage-class, s3.connections, s3.timeout, "
+				  "s3.cache-mb, s3.spill-mb",
 				  (int)kl, kv);
 			return CAIRN_EINVAL;
 		}
@@ -1872,6 +2089,8 @@ int backend_s3_open(const char *location, const struct backend_open_opts *o,
 		return CAIRN_EIO;
 	}
 	s = calloc(1, sizeof(*s));
+	if (s)
+		s->spill_fd = -1;
 	b = calloc(1, sizeof(*b));
 	if (!s || !b) {
 		free(s);
@@ -1904,6 +2123,8 @@ int backend_s3_open(const char *location, const struct backend_open_opts *o,
 	snprintf(s->location, ln, "s3:%s", location);
 	snprintf(s->prefix, pn, "%s%s", loc.prefix, loc.prefix[0] ? "/" : "");
 	s->connections = opt.connections;
+	s->cache_bytes = (uint64_t)opt.cache_mb << 20;
+	s->spill_max = (uint64_t)opt.spill_mb << 20;
 	s->stall_seconds = opt.stall;
 	s->max_keys = s3_test_max_keys();
 	if (opt.storage_class) {

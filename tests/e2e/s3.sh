@@ -280,6 +280,44 @@ check_exit 1 "an unparseable s3 location" "$CAIRN" snapshots -r "s3:bucket/prefi
 err_has "s3:https://HOST" "the error shows the location forms"
 check_exit 0 "-o s3.storage-class=STANDARD_IA backup" "$CAIRN" backup -r "$R5" -o s3.storage-class=STANDARD_IA --stdin --stdin-name sc <"$T/tree/a.bin"
 
+# The spill file: a dump of the last of five versions of a 24 MiB stream,
+# each changed in 24 places, needs the packs of every backup all through
+# the file. With a 2 MiB memory cache, packs leave memory and are needed
+# again: without a spill file they are loaded whole again, with one (the
+# default) each is loaded once and read back from the file.
+RS="s3:http://127.0.0.1:$P5/spill/repo"
+gen_random 40 $((24 << 20)) "$T/sv0"
+gen_random 41 $((1 << 20)) "$T/spatch"
+for k in 1 2 3 4; do
+	cp "$T/sv$((k - 1))" "$T/sv$k"
+	for j in $(seq 0 23); do
+		dd if="$T/spatch" of="$T/sv$k" bs=16384 skip=$(((k * 24 + j) % 64)) \
+			seek=$((j * 64 + k * 3)) count=1 conv=notrunc status=none
+	done
+done
+check_exit 0 "spill: init with 1 MiB packs" "$CAIRN" init -r "$RS" --create-bucket --pack-size 1M
+for k in 0 1 2 3 4; do
+	"$CAIRN" backup -q -r "$RS" --stdin --stdin-name v <"$T/sv$k" >/dev/null 2>&1 ||
+		not_ok "spill: backup of version $k"
+done
+whole_loads_max() {	# the most whole GETs of one pack in a -vv log
+	grep 'GET .*/data/.*HTTP 200' "$1" | awk '{print $5}' | sort | uniq -c |
+		sort -rn | awk 'NR == 1 {print $1} END {if (NR == 0) print 0}'
+}
+check_exit 0 "spill: dump with -o s3.cache-mb=2 -o s3.spill-mb=0" \
+	"$CAIRN" dump -vv -r "$RS" -o s3.cache-mb=2 -o s3.spill-mb=0 latest v
+check "spill: without the spill file the dump still equals" cmp -s "$T/last.out" "$T/sv4"
+nospill=$(whole_loads_max "$T/last.err")
+check "spill: without it a pack is loaded whole again (up to $nospill times)" test "$nospill" -gt 1
+check_exit 0 "spill: dump with -o s3.cache-mb=2 (spill file on)" \
+	"$CAIRN" dump -vv -r "$RS" -o s3.cache-mb=2 latest v
+check "spill: the dump equals" cmp -s "$T/last.out" "$T/sv4"
+err_has "spill file" "spill: packs went to the spill file"
+spill=$(whole_loads_max "$T/last.err")
+check "spill: every pack is loaded whole at most once ($spill)" test "$spill" -le 1
+check_exit 1 "spill: a bad -o s3.cache-mb is refused" "$CAIRN" snapshots -r "$RS" -o s3.cache-mb=0
+err_has "s3.cache-mb must be" "spill: the bad value is explained"
+
 # Virtual-hosted requests (BUCKET.s3.localhost, which curl resolves to
 # 127.0.0.1), against s3rver 3.7.1 only: @20minutes/s3rver 5.0.0 puts the
 # bucket into the canonical URI of virtual-hosted requests, which AWS
