@@ -187,6 +187,13 @@ static int saver_get_err(struct saver *s)
 /* Writes an index file for the packs stored since the last one, records it
  * in the cache, then forgets those blobs from the pending set. Called with
  * idx_mu held. */
+static int entry_id_cmp(const void *a, const void *b)
+{
+	const struct pack_entry *x = a, *y = b;
+	int c = memcmp(x->id, y->id, 32);
+	return c ? c : (int)x->type - (int)y->type;
+}
+
 static int saver_write_index(struct saver *s)
 {
 	if (s->n_pending == 0)
@@ -196,9 +203,14 @@ static int saver_write_index(struct saver *s)
 	if (e < 0)
 		return e;
 	e = index_begin(s->ix);
-	for (size_t i = 0; e == 0 && i < s->n_pending; i++)
+	for (size_t i = 0; e == 0 && i < s->n_pending; i++) {
+		/* in key order, so the inserts sweep the blob table's B-tree
+		 * instead of landing on random pages */
+		qsort(s->pending[i].entries, s->pending[i].n, sizeof(*s->pending[i].entries),
+		      entry_id_cmp);
 		e = index_add_pack(s->ix, s->pending[i].id, s->pending[i].size,
 				   s->pending[i].entries, s->pending[i].n);
+	}
 	if (e == 0)
 		e = index_add_file(s->ix, id);
 	if (e == 0)
