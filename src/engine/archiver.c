@@ -19,6 +19,7 @@
 #include "cairn/saver.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,6 +77,10 @@ struct archiver {
 	int has_dict;			/* new data is compressed with dict */
 	uint8_t dict[32];
 	int train_dict;			/* train one from a sample at commit */
+	int training;			/* the trainer thread runs (train_start) */
+	int train_err;
+	pthread_t trainer;
+	struct saver_ctx *train_ctx;
 	archiver_observe_fn observe;	/* sees every byte read; may be NULL */
 	void *observe_arg;
 };
@@ -203,6 +208,9 @@ void archiver_free(struct archiver *a)
 			free(a->workers[i].indexed);
 		}
 	free(a->workers);
+	if (a->training)
+		pthread_join(a->trainer, NULL);
+	saver_ctx_free(a->train_ctx);
 	idlist_writer_free(a->w);
 	chunker_free(a->own_chunker);
 	saver_ctx_free(a->meta_ctx);
@@ -540,6 +548,8 @@ static void store_fd_done(void *arg, uint64_t cookie, int err, uint32_t depth,
 	a->sync_node->size = size;
 }
 
+static void train_start(struct archiver *a);
+
 int archiver_store_fd(struct archiver *a, int fd, const char *what, struct node *node)
 {
 	archiver_done_fn save_fn = a->done;
@@ -549,6 +559,8 @@ int archiver_store_fd(struct archiver *a, int fd, const char *what, struct node 
 	a->sync_node = node;
 	a->sync_err = 0;
 	int e = archiver_add_file(a, fd, what, 0, 0);
+	if (e == 0)
+		train_start(a);	/* the stream is read: train while the pipeline drains */
 	if (e == 0)
 		e = archiver_drain(a);
 	if (e == 0)
@@ -606,16 +618,52 @@ int archiver_set_dict(struct archiver *a, const uint8_t *dict)
 	return saver_sample_start(a->saver);
 }
 
+static void *train_main(void *arg)
+{
+	struct archiver *a = arg;
+	a->train_err = saver_train_dict(a->saver, a->train_ctx, DICT_MIN_SAMPLE, a->dict);
+	return NULL;
+}
+
+/* Once all input is read, the sample is as good as complete: the
+ * dictionary is trained on a thread of its own while the pipeline drains
+ * (training took ~0.07 s at the end of a 1.4 s first backup). Without a
+ * thread, train_finish trains. */
+static void train_start(struct archiver *a)
+{
+	if (!a->train_dict || a->has_dict || a->training || a->train_ctx)
+		return;
+	a->train_ctx = saver_ctx_new(a->saver);
+	if (a->train_ctx && pthread_create(&a->trainer, NULL, train_main, a) == 0)
+		a->training = 1;
+}
+
+/* Waits for the dictionary (or trains it here). Returns 0 or an error. */
+static int train_finish(struct archiver *a)
+{
+	if (!a->train_dict || a->has_dict)
+		return 0;
+	int e;
+	if (a->training) {
+		pthread_join(a->trainer, NULL);
+		a->training = 0;
+		e = a->train_err;
+	} else {
+		e = saver_train_dict(a->saver, a->meta_ctx, DICT_MIN_SAMPLE, a->dict);
+	}
+	a->train_dict = 0;
+	if (e == 0)
+		a->has_dict = 1;
+	return e == CAIRN_EINVAL ? 0 : e;	/* EINVAL: too little compressible data */
+}
+
 int archiver_commit(struct archiver *a, struct snapshot *sn, uint8_t ret_id[32])
 {
+	train_start(a);
 	int e = archiver_drain(a);
-	if (e == 0 && a->train_dict && !a->has_dict) {
-		e = saver_train_dict(a->saver, a->meta_ctx, DICT_MIN_SAMPLE, a->dict);
-		if (e == 0)
-			a->has_dict = 1;
-		else if (e == CAIRN_EINVAL)
-			e = 0;	/* too little compressible data: no dictionary */
-	}
+	int te = train_finish(a);
+	if (e == 0)
+		e = te;
 	if (e == 0)
 		e = saver_flush(a->saver);
 	if (e < 0)

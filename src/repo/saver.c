@@ -65,6 +65,7 @@ struct saver {
 		size_t len;
 	} *samples;
 	size_t n_samples, cap_samples;
+	int samples_taken;		/* saver_train_dict took them: sample no more */
 	uint64_t seen_samples, sample_rng;
 
 	pthread_mutex_t idx_mu;		/* the packs stored but not yet indexed */
@@ -453,6 +454,10 @@ static void saver_sample(struct saver *s, const void *data, size_t len)
 {
 	size_t n = CAIRN_MIN(len, (size_t)SAMPLE_MAX);
 	pthread_mutex_lock(&s->sample_mu);
+	if (s->samples_taken) {
+		pthread_mutex_unlock(&s->sample_mu);
+		return;
+	}
 	uint64_t seen = s->seen_samples++;
 	size_t slot = s->n_samples;
 	if (s->n_samples == s->cap_samples) {
@@ -513,14 +518,18 @@ int saver_train_dict(struct saver *s, struct saver_ctx *c, size_t min_bytes, uin
 		total += s->samples[i].len;
 	struct buf all = BUF_INIT, dict = BUF_INIT;
 	size_t *sizes = NULL;
-	int e = CAIRN_EINVAL;
-	if (total < min_bytes)
-		goto out;
-	e = CAIRN_ENOMEM;
-	sizes = malloc(s->n_samples * sizeof(*sizes));
-	if (!sizes || buf_reserve(&all, total) < 0)
-		goto out;
 	unsigned n = (unsigned)s->n_samples;
+	int e = CAIRN_EINVAL;
+	if (total < min_bytes) {
+		pthread_mutex_unlock(&s->sample_mu);
+		goto out;
+	}
+	e = CAIRN_ENOMEM;
+	sizes = malloc(n * sizeof(*sizes));
+	if (!sizes || buf_reserve(&all, total) < 0) {
+		pthread_mutex_unlock(&s->sample_mu);
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
 		buf_put(&all, s->samples[i].data, s->samples[i].len);
 		sizes[i] = s->samples[i].len;
@@ -528,12 +537,14 @@ int saver_train_dict(struct saver *s, struct saver_ctx *c, size_t min_bytes, uin
 		s->samples[i].data = NULL;
 	}
 	s->n_samples = 0;
+	s->samples_taken = 1;
+	/* the workers may go on compressing while this trains */
+	pthread_mutex_unlock(&s->sample_mu);
 	e = zdict_train(all.data, sizes, n, DICT_MAX, &dict);
 	buf_free(&all);
 	if (e == 0)
 		e = saver_save_blob(s, c, BLOB_DICT, dict.data, dict.len, ret_id);
 out:
-	pthread_mutex_unlock(&s->sample_mu);
 	buf_free(&all);
 	buf_free(&dict);
 	free(sizes);
