@@ -324,6 +324,27 @@ static int rbatch_load(void *ctx, void *item)
 	return rload_read(ctx, b->refs, b->n, b->locs, b->found, 1, b->out, NULL);
 }
 
+/* Hints to the backend the runs of blobs that rload_read will read from
+ * locs (nr blobs, as rload_lookup found them); l's arrays are used. */
+static void rhint_runs(struct rloader *l, const struct index_loc *locs, const uint8_t *found,
+		       size_t nr)
+{
+	struct backend *be = repo_backend(l->r);
+	char name[96];
+	size_t m = 0;
+	for (size_t k = 0; k < nr; k++)
+		if (found[k])
+			l->reads[m++].loc = locs[k];
+	qsort(l->reads, m, sizeof(l->reads[0]), rread_cmp);
+	for (size_t i = 0; i < m;) {
+		uint64_t start, end;
+		size_t k = rread_run(l->reads, i, m, &start, &end);
+		pack_name(l->reads[i].loc.pack_id, name, sizeof(name));
+		backend_prefetch(be, name, start, (size_t)(end - start));
+		i = k;
+	}
+}
+
 /* Fills b from the chunk list and looks its blobs up; on a backend that
  * reads ahead, hints its runs (l: the calling thread's loader, whose
  * arrays it uses). Returns 1, 0 at the end of the list, or an error. */
@@ -344,22 +365,8 @@ static int rbatch_prepare(struct rloader *l, struct idlist_reader *rd, int hint,
 	long nr = rload_lookup(l, b->refs, b->n, b->locs, b->found);
 	if (nr < 0)
 		return (int)nr;
-	if (!hint)
-		return 1;
-	struct backend *be = repo_backend(l->r);
-	char name[96];
-	size_t m = 0;
-	for (long k = 0; k < nr; k++)
-		if (b->found[k])
-			l->reads[m++].loc = b->locs[k];
-	qsort(l->reads, m, sizeof(l->reads[0]), rread_cmp);
-	for (size_t i = 0; i < m;) {
-		uint64_t start, end;
-		size_t k = rread_run(l->reads, i, m, &start, &end);
-		pack_name(l->reads[i].loc.pack_id, name, sizeof(name));
-		backend_prefetch(be, name, start, (size_t)(end - start));
-		i = k;
-	}
+	if (hint)
+		rhint_runs(l, b->locs, b->found, (size_t)nr);
 	return 1;
 }
 
@@ -507,7 +514,10 @@ out:
  * walker and written in parts by several jobs. Jobs are collected in
  * order, so what must come after content (a big file's metadata, hard
  * links, a folder's metadata) runs on the calling thread when its job
- * comes back. Nothing is fsync'ed (see cairn-restore(1)).
+ * comes back. On a backend that reads ahead (S3) the walker looks a job's
+ * blobs up when it submits the job and hints their runs (rflush), so the
+ * packs load while earlier jobs are decoded. Nothing is fsync'ed (see
+ * cairn-restore(1)).
  */
 
 #define RJOB_REFS 4096
@@ -552,6 +562,9 @@ struct rjob {
 	struct content_ref refs[RJOB_REFS];
 	size_t n_refs;
 	uint64_t bytes;		/* content bytes of the refs, holes left out */
+	int looked;		/* the walker looked the refs up (read-ahead) */
+	struct index_loc locs[RJOB_REFS];	/* then: where, for rload_read */
+	uint8_t found[RJOB_REFS];
 	uint64_t files, file_bytes, errors;	/* outcome, counted by the worker */
 };
 
@@ -583,6 +596,7 @@ struct rstate {
 	struct rjob *cur;	/* the job being filled */
 	struct rworker2 *workers;	/* nw workers, then the walker's context */
 	size_t nw;
+	int hint;		/* the backend reads ahead: rflush hints each job */
 	int fatal;
 	int is_root;
 	mode_t umask;
@@ -838,7 +852,9 @@ static int rjob_work(void *ctx, void *item)
 {
 	struct rworker2 *w = ctx;
 	struct rjob *j = item;
-	int e = rload_refs(&w->l, j->refs, j->n_refs, 0, &w->out, w->slot);
+	int e = j->looked ? rload_read(&w->l, j->refs, j->n_refs, j->locs, j->found, 0, &w->out,
+				       w->slot)
+			  : rload_refs(&w->l, j->refs, j->n_refs, 0, &w->out, w->slot);
 	if (e < 0) {
 		for (size_t i = 0; i < j->n_items; i++) {
 			struct ritem *it = &j->items[i];
@@ -1085,12 +1101,25 @@ static void rcollect(struct rstate *s)
 }
 
 /* Submits the job being filled, if any. */
+/* Submits the job being filled. On a backend that reads ahead (S3) the
+ * walker looks its blobs up and hints their runs first, so the packs load
+ * while the jobs before it are decoded (up to RJOB_RING jobs ahead). */
 static void rflush(struct rstate *s)
 {
-	if (s->cur) {
-		opool_submit(s->pool, s->cur);
-		s->cur = NULL;
+	struct rjob *j = s->cur;
+	if (!j)
+		return;
+	j->looked = 0;
+	if (s->hint) {
+		struct rloader *l = &s->workers[s->nw].l;
+		long nr = rload_lookup(l, j->refs, j->n_refs, j->locs, j->found);
+		if (nr >= 0) {
+			j->looked = 1;
+			rhint_runs(l, j->locs, j->found, (size_t)nr);
+		}	/* else the worker looks up again and reports the error */
 	}
+	opool_submit(s->pool, j);
+	s->cur = NULL;
 }
 
 /* The job being filled when it has room for nref more refs holding bytes
@@ -1429,7 +1458,8 @@ static int dir_nonempty(const char *path)
 int restorer_restore(struct repo *r, const uint8_t root[32], const struct restore_opts *o,
 		     struct restore_stats *ret)
 {
-	struct rstate s = { .r = r, .o = o, .st = ret };
+	struct rstate s = { .r = r, .o = o, .st = ret,
+			    .hint = backend_can_prefetch(repo_backend(r)) };
 	void **ctxp = NULL;
 	int e;
 	memset(ret, 0, sizeof(*ret));
