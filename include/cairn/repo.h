@@ -75,6 +75,10 @@ int repo_key_add(struct repo *r, const char *pass, size_t passlen, char *ret_nam
 
 /* Blob id: keyed BLAKE2b of the plaintext. */
 void repo_blob_id(const struct repo *r, const void *data, size_t len, uint8_t ret_id[32]);
+/* ret_ids[i] = the blob id of data[i] (len[i] bytes) for i < n; faster than
+ * n calls of repo_blob_id. */
+void repo_blob_ids(const struct repo *r, size_t n, const uint8_t *const *data, const size_t *len,
+		   uint8_t (*ret_ids)[32]);
 
 enum repo_file { REPO_FILE_INDEX, REPO_FILE_SNAPSHOT };
 

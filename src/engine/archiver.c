@@ -48,6 +48,8 @@ struct worker_ctx {
 	struct archiver *a;
 	struct saver_ctx *sc;
 	uint8_t (*ids)[32];		/* a batch's data ids, for one look-up */
+	const uint8_t **data;		/* and its chunks, hashed together */
+	size_t *len;
 	uint8_t *indexed;
 	size_t cap;
 };
@@ -104,9 +106,15 @@ static int batch_save(void *ctx, void *item)
 		if (ids)
 			w->ids = ids;
 		void *ix = ids ? realloc(w->indexed, b->n) : NULL;
-		if (!ix)
+		if (ix)
+			w->indexed = ix;
+		void *dp = ix ? realloc(w->data, b->n * sizeof(*w->data)) : NULL;
+		if (dp)
+			w->data = dp;
+		void *lp = dp ? realloc(w->len, b->n * sizeof(*w->len)) : NULL;
+		if (!lp)
 			return CAIRN_ENOMEM;
-		w->indexed = ix;
+		w->len = lp;
 		w->cap = b->n;
 	}
 	size_t n = 0;
@@ -114,9 +122,13 @@ static int batch_save(void *ctx, void *item)
 		struct rec *r = &b->recs[i];
 		if (r->kind != REC_DATA)
 			continue;
-		repo_blob_id(w->a->repo, b->data + r->off, (size_t)r->len, r->id);
-		memcpy(w->ids[n++], r->id, 32);
+		w->data[n] = b->data + r->off;
+		w->len[n++] = (size_t)r->len;
 	}
+	repo_blob_ids(w->a->repo, n, w->data, w->len, w->ids);
+	for (size_t i = 0, k = 0; i < b->n; i++)
+		if (b->recs[i].kind == REC_DATA)
+			memcpy(b->recs[i].id, w->ids[k++], 32);
 	uint64_t gen;
 	int e = saver_lookup(w->a->saver, w->sc, BLOB_DATA, (const uint8_t (*)[32])w->ids, n,
 			     w->indexed, &gen);
@@ -205,6 +217,8 @@ void archiver_free(struct archiver *a)
 		for (size_t i = 0; i < a->nworkers; i++) {
 			saver_ctx_free(a->workers[i].sc);
 			free(a->workers[i].ids);
+			free(a->workers[i].data);
+			free(a->workers[i].len);
 			free(a->workers[i].indexed);
 		}
 	free(a->workers);

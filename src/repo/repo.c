@@ -66,6 +66,12 @@ void repo_blob_id(const struct repo *r, const void *data, size_t len, uint8_t re
 	crypto_keyed_hash(r->keys.id, data, len, ret_id);
 }
 
+void repo_blob_ids(const struct repo *r, size_t n, const uint8_t *const *data, const size_t *len,
+		   uint8_t (*ret_ids)[32])
+{
+	crypto_keyed_hash_many(r->keys.id, n, data, len, ret_ids);
+}
+
 
 int repo_init(const struct repo_init_opts *o)
 {

@@ -101,6 +101,66 @@ static void test_tamper(void)
 	       "an unrelated key fails");
 }
 
+/* crypto_seal and crypto_open take two routes by size (libsodium below
+ * 4 KiB, OpenSSL's ChaCha20-Poly1305 under the HChaCha20 subkey above): both
+ * must be libsodium's XChaCha20-Poly1305-IETF byte for byte, in both
+ * directions, and a large sealed object must refuse tampering. */
+static void test_seal_matches_libsodium(void)
+{
+	uint8_t key[CRYPTO_KEY_LEN];
+	fill_key(key, 31);
+	static const char ad[] = "cairn-blob-0123456789abcdef0123456789abcdef";
+	size_t max = 3 * 65536 + 7;
+	uint8_t *pt = malloc(max), *a = malloc(max + CRYPTO_SEAL_OVERHEAD),
+		*b = malloc(max + CRYPTO_SEAL_OVERHEAD), *back = malloc(max + 1);
+	if (!pt || !a || !b || !back)
+		abort();
+	for (size_t i = 0; i < max; i++)
+		pt[i] = (uint8_t)(i * 7 + (i >> 9));
+	int same = 1, opens = 1, checked = 0;
+	for (size_t n = 0; n <= max; n += n < 4200 ? 1 + (n >= 4000 ? 0 : 97) : 4093) {
+		crypto_seal(key, ad, sizeof(ad) - 1, pt, n, a);
+		/* libsodium with the nonce crypto_seal chose */
+		crypto_aead_xchacha20poly1305_ietf_encrypt(b + CRYPTO_NONCE_LEN, NULL, pt, n,
+							   (const uint8_t *)ad, sizeof(ad) - 1,
+							   NULL, a, key);
+		if (memcmp(a + CRYPTO_NONCE_LEN, b + CRYPTO_NONCE_LEN, n + CRYPTO_TAG_LEN) != 0) {
+			same = 0;
+			printf("# size %zu: crypto_seal differs from libsodium\n", n);
+		}
+		memcpy(b, a, CRYPTO_NONCE_LEN);
+		if (crypto_open(key, ad, sizeof(ad) - 1, b, n + CRYPTO_SEAL_OVERHEAD, back) != 0 ||
+		    (n && memcmp(back, pt, n) != 0))
+			opens = 0;
+		checked++;
+	}
+	ok(same, "crypto_seal equals libsodium's XChaCha20-Poly1305 at %d sizes 0..%zu", checked,
+	   max);
+	ok(opens, "crypto_open opens what libsodium sealed at every size");
+
+	size_t n = 65536;
+	crypto_seal(key, ad, sizeof(ad) - 1, pt, n, a);
+	size_t where[] = { 0, 23, 24, 4000, n + 23, n + 24, n + CRYPTO_SEAL_OVERHEAD - 1 };
+	int caught = 0;
+	for (size_t k = 0; k < CAIRN_ARRAY_LEN(where); k++) {
+		memcpy(b, a, n + CRYPTO_SEAL_OVERHEAD);
+		b[where[k]] ^= 0x10;
+		memset(back, 0xaa, n);
+		if (crypto_open(key, ad, sizeof(ad) - 1, b, n + CRYPTO_SEAL_OVERHEAD, back) ==
+			    CAIRN_ECORRUPT &&
+		    back[0] == 0 && back[n - 1] == 0)
+			caught++;
+	}
+	is_int(caught, (int)CAIRN_ARRAY_LEN(where),
+	       "a 64 KiB object with a flipped nonce, ciphertext or tag byte fails and leaves no plaintext");
+	is_int(crypto_open(key, ad, sizeof(ad) - 2, a, n + CRYPTO_SEAL_OVERHEAD, back),
+	       CAIRN_ECORRUPT, "a 64 KiB object with other additional data fails");
+	free(pt);
+	free(a);
+	free(b);
+	free(back);
+}
+
 static void test_nonces(void)
 {
 	uint8_t key[CRYPTO_KEY_LEN];
@@ -160,6 +220,63 @@ static void test_keyed_hash(void)
 	crypto_keyed_hash(key, "abd", 3, h1);
 	crypto_keyed_hash(key, "abc", 3, h2);
 	ok(memcmp(h1, h2, CRYPTO_ID_LEN) != 0, "keyed hash depends on the data");
+}
+
+/* crypto_keyed_hash_many must equal crypto_generichash message by message:
+ * every length around the block size, empty messages, messages that share
+ * a buffer, and batches too small for the eight-lane code. */
+static void test_keyed_hash_many(void)
+{
+	uint8_t key[CRYPTO_KEY_LEN];
+	fill_key(key, 77);
+	size_t big = 70000, n = 0, cap = 2000;
+	uint8_t *buf = malloc(big + 300);
+	const uint8_t **data = malloc(cap * sizeof(*data));
+	size_t *len = malloc(cap * sizeof(*len));
+	uint8_t (*out)[CRYPTO_ID_LEN] = malloc(cap * sizeof(*out));
+	if (!buf || !data || !len || !out)
+		abort();
+	for (size_t i = 0; i < big + 300; i++)
+		buf[i] = (uint8_t)(i * 131 + (i >> 7));
+	for (size_t l = 0; l <= 400; l++) { /* every length up to 400, odd offsets */
+		data[n] = buf + (l * 7) % 251;
+		len[n++] = l;
+	}
+	for (size_t l = 401; l < big && n < cap; l = l * 9 / 8 + 13) {
+		data[n] = buf + l % 300;
+		len[n++] = l;
+	}
+	data[n] = buf;
+	len[n++] = big;
+	data[n] = buf; /* the same message twice */
+	len[n++] = big;
+	int bad = 0, checked = 0;
+	size_t batch[] = { n, 1, 3, 4, 7, 8, 9, 17, 100 };
+	for (size_t b = 0; b < CAIRN_ARRAY_LEN(batch); b++) {
+		for (size_t s = 0; s < n; s += batch[b]) {
+			size_t k = n - s < batch[b] ? n - s : batch[b];
+			memset(out + s, 0, k * sizeof(*out));
+			crypto_keyed_hash_many(key, k, data + s, len + s, out + s);
+		}
+		for (size_t i = 0; i < n; i++) {
+			uint8_t want[CRYPTO_ID_LEN];
+			crypto_generichash(want, sizeof(want), data[i], len[i], key, sizeof(key));
+			if (memcmp(want, out[i], sizeof(want)) != 0) {
+				if (bad++ < 5)
+					printf("# batches of %zu: message %zu (%zu bytes) differs\n",
+					       batch[b], i, len[i]);
+			}
+			checked++;
+		}
+	}
+	is_int(bad, 0, "crypto_keyed_hash_many equals keyed BLAKE2b-256 for %d messages of 0..%zu bytes",
+	       checked, big);
+	crypto_keyed_hash_many(key, 0, data, len, out);
+	ok(1, "crypto_keyed_hash_many of no messages returns");
+	free(buf);
+	free(data);
+	free(len);
+	free(out);
 }
 
 static void test_plain_hash(void)
@@ -251,8 +368,10 @@ int main(void)
 	}
 	test_seal_round_trip();
 	test_tamper();
+	test_seal_matches_libsodium();
 	test_nonces();
 	test_keyed_hash();
+	test_keyed_hash_many();
 	test_plain_hash();
 	test_random_and_misc();
 	return tap_done();
