@@ -31,7 +31,8 @@ struct saver_ctx;
 struct saver_opts {
 	uint64_t pack_size;		/* 0: the repository's */
 	int compression;		/* -1: the repository's */
-	size_t queue_packs;		/* full packs waiting for upload; 0: 1 */
+	size_t queue_packs;		/* full packs waiting for a busy uploader;
+					   0: none with two uploaders, else 1 */
 	size_t index_every_blobs;	/* 0: 100000 */
 	unsigned index_every_seconds;	/* 0: 300 */
 	int no_index_dedup;		/* store blobs even when the index has them

@@ -523,6 +523,8 @@ int backend_local_open(const char *root, int create, struct backend **ret)
 	while (n > 1 && l->root[n - 1] == '/')
 		l->root[--n] = 0;
 	b->ops = &local_ops;
+	/* two uploads: one hashes a pack while the other waits for fsync (saver.c) */
+	b->parallel = 2;
 	b->impl = l;
 	*ret = b;
 	return 0;

@@ -234,8 +234,8 @@ static void test_open(const char *tmp)
 	snprintf(path, sizeof(path), "%s/local", tmp);
 	const char *opts[2] = { "s3.region=x", NULL };
 	struct backend_open_opts lo = { .create = 1, .options = opts };
-	ok(backend_open_with(path, &lo, &b) == 0 && backend_parallel(b) == 1,
-	   "s3 options on a local folder are ignored; one upload at a time");
+	ok(backend_open_with(path, &lo, &b) == 0 && backend_parallel(b) == 2,
+	   "s3 options on a local folder are ignored; two uploads at a time");
 	backend_free(b);
 }
 
