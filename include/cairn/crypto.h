@@ -10,7 +10,7 @@
  *   hashing every pack is on the backup's data path.
  * - Sealing: XChaCha20-Poly1305 (IETF) with a random 24-byte nonce. Sealed
  *   layout: nonce(24) || ciphertext || tag(16). The additional data binds
- *   what a sealed object is (type and, for blobs, id). Objects of 4 KiB and
+ *   what a sealed object is (type and, for blobs, id). Objects of 2 KiB and
  *   more are sealed and opened with OpenSSL's ChaCha20-Poly1305 under the
  *   HChaCha20 subkey (the same bytes as libsodium, about twice as fast
  *   here; crypto.c says why), smaller ones with libsodium.

@@ -122,6 +122,12 @@ int repo_blob_decode(struct repo *r, struct decompressor *d, unsigned type, cons
 int repo_blob_decode_to(struct repo *r, struct decompressor *d, unsigned type,
 			const uint8_t id[32], const uint8_t *sealed, size_t len,
 			uint32_t raw_length, void *dst, struct buf *scratch);
+/* repo_blob_decode_to without the last step, the check that the plaintext
+ * hashes to id: for a caller that decodes many blobs and checks their ids
+ * together with repo_blob_ids before it uses any of them. */
+int repo_blob_decode_unchecked(struct repo *r, struct decompressor *d, unsigned type,
+			       const uint8_t id[32], const uint8_t *sealed, size_t len,
+			       uint32_t raw_length, void *dst, struct buf *scratch);
 
 /* Loads the DICT blob id and prepares it for compression at level (0:
  * decompression only). The dictionary is owned by r and lives until

@@ -60,6 +60,9 @@ struct rloader {
 	uint8_t ids[RLOAD_REFS][32];	/* of the reads, for index_lookup_many */
 	struct index_loc locs[RLOAD_REFS];
 	uint8_t found[RLOAD_REFS];
+	const uint8_t *plain[RLOAD_REFS];	/* the decoded reads, hashed together */
+	size_t plain_len[RLOAD_REFS];
+	uint8_t plain_id[RLOAD_REFS][32];
 };
 
 static void rloader_free(struct rloader *l)
@@ -118,6 +121,15 @@ static long rload_lookup(struct rloader *l, const struct content_ref *refs, size
 			memcpy(l->ids[nr++], refs[i].id, 32);
 	int e = nr ? index_lookup_many(repo_index(l->r), BLOB_DATA, l->ids, nr, locs, found) : 0;
 	return e < 0 ? e : (long)nr;
+}
+
+static void rload_damaged(const uint8_t id[32], const char *pack)
+{
+	char hex[65];
+	hex_encode(id, 32, hex);
+	log_error("data blob %s in pack %s is damaged (it does not decrypt or its content "
+		  "does not match its id); run 'cairn check --read-data'",
+		  hex, pack);
 }
 
 /* Loads the data blobs refs[0 .. n) into out (reset first), in ref order,
@@ -190,19 +202,26 @@ static int rload_read(struct rloader *l, const struct content_ref *refs, size_t 
 		for (; i < k; i++) {
 			const struct rread *rr = &l->reads[i];
 			const struct content_ref *c = &refs[rr->ref];
-			e = repo_blob_decode_to(l->r, l->d, BLOB_DATA, c->id,
-						l->range.data + (rr->loc.offset - start),
-						rr->loc.length, rr->loc.raw_length,
-						out->data + rr->dst, &l->scratch);
-			if (e == CAIRN_ECORRUPT) {
-				hex_encode(c->id, 32, hex);
-				log_error("data blob %s in pack %s is damaged (it does not decrypt or "
-					  "its content does not match its id); run 'cairn check "
-					  "--read-data'",
-					  hex, name);
-			}
+			e = repo_blob_decode_unchecked(l->r, l->d, BLOB_DATA, c->id,
+						       l->range.data + (rr->loc.offset - start),
+						       rr->loc.length, rr->loc.raw_length,
+						       out->data + rr->dst, &l->scratch);
+			if (e == CAIRN_ECORRUPT)
+				rload_damaged(c->id, name);
 			if (e < 0)
 				return e;
+			l->plain[i] = (const uint8_t *)out->data + rr->dst;
+			l->plain_len[i] = rr->loc.raw_length;
+		}
+	}
+	/* the ids of all the batch's blobs at once (eight at a time), before
+	 * the caller sees any of their bytes */
+	repo_blob_ids(l->r, (size_t)nr, l->plain, l->plain_len, l->plain_id);
+	for (size_t i = 0; i < nr; i++) {
+		if (memcmp(l->plain_id[i], refs[l->reads[i].ref].id, 32) != 0) {
+			pack_name(l->reads[i].loc.pack_id, name, sizeof(name));
+			rload_damaged(refs[l->reads[i].ref].id, name);
+			return CAIRN_ECORRUPT;
 		}
 	}
 	return 0;

@@ -559,12 +559,11 @@ int repo_blob_decode(struct repo *r, struct decompressor *d, unsigned type, cons
 	return e;
 }
 
-int repo_blob_decode_to(struct repo *r, struct decompressor *d, unsigned type,
-			const uint8_t id[32], const uint8_t *sealed, size_t len,
-			uint32_t raw_length, void *dst, struct buf *scratch)
+int repo_blob_decode_unchecked(struct repo *r, struct decompressor *d, unsigned type,
+			       const uint8_t id[32], const uint8_t *sealed, size_t len,
+			       uint32_t raw_length, void *dst, struct buf *scratch)
 {
 	unsigned flag;
-	uint8_t check[32];
 	int e = pack_blob_open(&r->keys, type, id, sealed, len, &flag, scratch);
 	if (e < 0)
 		return e;
@@ -587,6 +586,17 @@ int repo_blob_decode_to(struct repo *r, struct decompressor *d, unsigned type,
 			return CAIRN_ECORRUPT;
 		memcpy(dst, scratch->data, raw_length);
 	}
+	return 0;
+}
+
+int repo_blob_decode_to(struct repo *r, struct decompressor *d, unsigned type,
+			const uint8_t id[32], const uint8_t *sealed, size_t len,
+			uint32_t raw_length, void *dst, struct buf *scratch)
+{
+	uint8_t check[32];
+	int e = repo_blob_decode_unchecked(r, d, type, id, sealed, len, raw_length, dst, scratch);
+	if (e < 0)
+		return e;
 	repo_blob_id(r, dst, raw_length, check);
 	return memcmp(check, id, 32) == 0 ? 0 : CAIRN_ECORRUPT;
 }
