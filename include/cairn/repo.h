@@ -137,6 +137,10 @@ int repo_blob_decode_unchecked(struct repo *r, struct decompressor *d, unsigned 
 struct zdict;
 int repo_dict_load(struct repo *r, struct decompressor *d, const uint8_t id[32], int level,
 		   const struct zdict **ret);
+/* Like repo_dict_load for a dictionary this process has just made (its
+ * DICT blob may not be stored yet): data is its content. */
+int repo_dict_add(struct repo *r, const uint8_t id[32], const void *data, size_t len, int level,
+		  const struct zdict **ret);
 
 /* Reads and decodes a pack's header (a tail read; one more if the header
  * is larger). Entries are malloc'ed. */

@@ -83,10 +83,14 @@ int saver_save_blob(struct saver *s, struct saver_ctx *c, unsigned type, const v
  * keep a bounded sample (at most 8 MiB) of the new data blobs that
  * compress. saver_train_dict: train a dictionary from that sample and save
  * it as a DICT blob through c; CAIRN_EINVAL when the sample holds less
- * than min_bytes (nothing is saved). Each returns 0 or a CAIRN_E* code. */
+ * than min_bytes (nothing is saved); the sample is used up.
+ * saver_train_early: train one from the sample so far, which is kept and
+ * goes on growing, save it, and compress the data blobs saved from now on
+ * with it (while other threads save). Each returns 0 or a CAIRN_E* code. */
 int saver_use_dict(struct saver *s, const uint8_t id[32]);
 int saver_sample_start(struct saver *s);
 int saver_train_dict(struct saver *s, struct saver_ctx *c, size_t min_bytes, uint8_t ret_id[32]);
+int saver_train_early(struct saver *s, struct saver_ctx *c, size_t min_bytes);
 
 /* Stores the packs being filled, waits for every upload and writes the
  * index file for them. After 0, everything saved so far is durable and

@@ -79,7 +79,10 @@ struct archiver {
 	int has_dict;			/* new data is compressed with dict */
 	uint8_t dict[32];
 	int train_dict;			/* train one from a sample at commit */
-	int training;			/* the trainer thread runs (train_start) */
+	int early_tried;		/* early_start ran */
+	int final_started;		/* train_start ran */
+	uint64_t bytes_read;		/* of all input, for early_start */
+	int training;			/* the trainer thread runs (early_start, train_start) */
 	int train_err;
 	pthread_t trainer;
 	struct saver_ctx *train_ctx;
@@ -389,6 +392,21 @@ static ssize_t fd_read(void *arg, void *buf, size_t n)
 	}
 }
 
+/*
+ * The early dictionary. Without a dictionary, zstd compresses the small
+ * chunks of a first backup slowly and poorly: measured on the benchmark's
+ * pg_dump0 at 4 KiB chunks, 145 MB/s to 40.1 % of the input, and with a
+ * dictionary trained on a sample of the first 16 MiB, 168 MB/s to 36.2 %.
+ * So once EARLY_DICT_AT bytes are read, a dictionary is trained from the
+ * sample so far on a thread, and the data blobs saved after it is ready use
+ * it. The sample goes on growing, and the dictionary the snapshot names
+ * (for the backups that follow) is still trained from all of it at the
+ * end: it is the better one for data from anywhere in the input.
+ */
+#define EARLY_DICT_AT (16u << 20)
+
+static void early_start(struct archiver *a);
+
 /* Reads up to `limit` bytes (UINT64_MAX: to the end) from rd into batches,
  * cutting chunks; the last chunk ends where the region ends. */
 static int read_region(struct archiver *a, archiver_read_fn rd, void *arg, uint64_t limit,
@@ -419,6 +437,9 @@ static int read_region(struct archiver *a, archiver_read_fn rd, void *arg, uint6
 			a->observe(a->observe_arg, b->data + b->len, (size_t)r);
 		b->len += (size_t)r;
 		done += (uint64_t)r;
+		a->bytes_read += (uint64_t)r;
+		if (a->bytes_read >= EARLY_DICT_AT && !a->early_tried)
+			early_start(a);
 		int eof = r == 0 || (limit != UINT64_MAX && done == limit);
 		int e = cut_chunks(a, &start, eof);
 		if (e < 0)
@@ -639,15 +660,50 @@ static void *train_main(void *arg)
 	return NULL;
 }
 
+
+static void *early_main(void *arg)
+{
+	struct archiver *a = arg;
+	int e = saver_train_early(a->saver, a->train_ctx, DICT_MIN_SAMPLE);
+	a->train_err = e == CAIRN_EINVAL ? 0 : e;	/* too little compressible data */
+	return NULL;
+}
+
+static void early_start(struct archiver *a)
+{
+	a->early_tried = 1;
+	if (!a->train_dict || a->has_dict || a->training)
+		return;
+	if (!a->train_ctx)
+		a->train_ctx = saver_ctx_new(a->saver);
+	if (a->train_ctx && pthread_create(&a->trainer, NULL, early_main, a) == 0)
+		a->training = 1;
+}
+
+/* Waits for the early dictionary's thread; returns its error. */
+static int early_join(struct archiver *a)
+{
+	if (!a->training)
+		return 0;
+	pthread_join(a->trainer, NULL);
+	a->training = 0;
+	return a->train_err;
+}
+
 /* Once all input is read, the sample is as good as complete: the
  * dictionary is trained on a thread of its own while the pipeline drains
  * (training took ~0.07 s at the end of a 1.4 s first backup). Without a
  * thread, train_finish trains. */
 static void train_start(struct archiver *a)
 {
-	if (!a->train_dict || a->has_dict || a->training || a->train_ctx)
+	if (!a->train_dict || a->has_dict || a->final_started)
 		return;
-	a->train_ctx = saver_ctx_new(a->saver);
+	a->final_started = 1;
+	if (early_join(a) < 0)
+		return;
+	if (!a->train_ctx)
+		a->train_ctx = saver_ctx_new(a->saver);
+	a->train_err = 0;
 	if (a->train_ctx && pthread_create(&a->trainer, NULL, train_main, a) == 0)
 		a->training = 1;
 }
@@ -656,14 +712,16 @@ static void train_start(struct archiver *a)
 static int train_finish(struct archiver *a)
 {
 	if (!a->train_dict || a->has_dict)
-		return 0;
+		return early_join(a);
 	int e;
 	if (a->training) {
 		pthread_join(a->trainer, NULL);
 		a->training = 0;
 		e = a->train_err;
 	} else {
-		e = saver_train_dict(a->saver, a->meta_ctx, DICT_MIN_SAMPLE, a->dict);
+		e = a->train_err;	/* the early dictionary's */
+		if (e == 0)
+			e = saver_train_dict(a->saver, a->meta_ctx, DICT_MIN_SAMPLE, a->dict);
 	}
 	a->train_dict = 0;
 	if (e == 0)

@@ -463,30 +463,13 @@ static struct zdict *dict_cached(struct repo *r, const uint8_t *ref, size_t refl
 
 /* Loads the DICT blob id and prepares it for level (0: decompression only);
  * a dictionary already loaded without compression tables is replaced. */
-static int dict_load(struct repo *r, struct decompressor *d, const uint8_t id[32], int level,
-		     const struct zdict **ret)
+/* Puts z, the dictionary id, in r's cache and sets *ret to the cached one
+ * (z, or another thread's that was first; z is freed then). Frees z and
+ * returns CAIRN_ENOMEM when it cannot. */
+static int dict_insert(struct repo *r, const uint8_t id[32], int level, struct zdict *z,
+		       const struct zdict **ret)
 {
-	pthread_mutex_lock(&r->dict_mu);
-	struct zdict *z = dict_cached(r, id, 32);
-	pthread_mutex_unlock(&r->dict_mu);
-	if (z && (level == 0 || zdict_can_compress(z))) {
-		*ret = z;
-		return 0;
-	}
-	struct buf b = BUF_INIT;
-	int e = repo_blob_load(r, d, BLOB_DICT, id, &b);
-	if (e == 0) {
-		e = zdict_new(b.data, b.len, level, &z);
-		if (e == CAIRN_ECORRUPT) {
-			char hex[65];
-			hex_encode(id, 32, hex);
-			log_error("dict blob %s is not a zstd dictionary; run 'cairn check "
-				  "--read-data'", hex);
-		}
-	}
-	buf_free(&b);
-	if (e < 0)
-		return e;
+	int e = 0;
 	pthread_mutex_lock(&r->dict_mu);
 	struct zdict *old = dict_cached(r, id, 32);
 	if (old && (level == 0 || zdict_can_compress(old))) {
@@ -511,6 +494,41 @@ static int dict_load(struct repo *r, struct decompressor *d, const uint8_t id[32
 	if (e == 0)
 		*ret = z;
 	return e;
+}
+
+static int dict_load(struct repo *r, struct decompressor *d, const uint8_t id[32], int level,
+		     const struct zdict **ret)
+{
+	pthread_mutex_lock(&r->dict_mu);
+	struct zdict *z = dict_cached(r, id, 32);
+	pthread_mutex_unlock(&r->dict_mu);
+	if (z && (level == 0 || zdict_can_compress(z))) {
+		*ret = z;
+		return 0;
+	}
+	struct buf b = BUF_INIT;
+	int e = repo_blob_load(r, d, BLOB_DICT, id, &b);
+	if (e == 0) {
+		e = zdict_new(b.data, b.len, level, &z);
+		if (e == CAIRN_ECORRUPT) {
+			char hex[65];
+			hex_encode(id, 32, hex);
+			log_error("dict blob %s is not a zstd dictionary; run 'cairn check "
+				  "--read-data'", hex);
+		}
+	}
+	buf_free(&b);
+	if (e < 0)
+		return e;
+	return dict_insert(r, id, level, z, ret);
+}
+
+int repo_dict_add(struct repo *r, const uint8_t id[32], const void *data, size_t len, int level,
+		  const struct zdict **ret)
+{
+	struct zdict *z;
+	int e = zdict_new(data, len, level, &z);
+	return e < 0 ? e : dict_insert(r, id, level, z, ret);
 }
 
 /* The dictionary a blob names by the first PACK_DICT_REF_LEN bytes of its id. */

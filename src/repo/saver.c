@@ -519,45 +519,86 @@ int saver_sample_start(struct saver *s)
 	return 0;
 }
 
-int saver_train_dict(struct saver *s, struct saver_ctx *c, size_t min_bytes, uint8_t ret_id[32])
+/* Joins the sample into all (sizes: each blob's length). take: the sample
+ * is used up and sampling stops; else it is copied and goes on. Returns
+ * the number of samples, or CAIRN_EINVAL when they hold less than
+ * min_bytes (or were taken), or CAIRN_ENOMEM. */
+static long sample_join(struct saver *s, size_t min_bytes, int take, struct buf *all,
+			size_t **sizes)
 {
 	pthread_mutex_lock(&s->sample_mu);
 	size_t total = 0;
 	for (size_t i = 0; i < s->n_samples; i++)
 		total += s->samples[i].len;
-	struct buf all = BUF_INIT, dict = BUF_INIT;
-	size_t *sizes = NULL;
-	unsigned n = (unsigned)s->n_samples;
-	int e = CAIRN_EINVAL;
-	if (total < min_bytes) {
-		pthread_mutex_unlock(&s->sample_mu);
+	size_t n = s->n_samples;
+	long ret = CAIRN_EINVAL;
+	if (total < min_bytes || s->samples_taken)
 		goto out;
-	}
-	e = CAIRN_ENOMEM;
-	sizes = malloc(n * sizeof(*sizes));
-	if (!sizes || buf_reserve(&all, total) < 0) {
-		pthread_mutex_unlock(&s->sample_mu);
+	ret = CAIRN_ENOMEM;
+	*sizes = malloc(n * sizeof(**sizes));
+	if (!*sizes || buf_reserve(all, total) < 0)
 		goto out;
-	}
 	for (size_t i = 0; i < n; i++) {
-		buf_put(&all, s->samples[i].data, s->samples[i].len);
-		sizes[i] = s->samples[i].len;
-		free(s->samples[i].data);
-		s->samples[i].data = NULL;
+		buf_put(all, s->samples[i].data, s->samples[i].len);
+		(*sizes)[i] = s->samples[i].len;
+		if (take) {
+			free(s->samples[i].data);
+			s->samples[i].data = NULL;
+		}
 	}
-	s->n_samples = 0;
-	s->samples_taken = 1;
-	/* the workers may go on compressing while this trains */
-	pthread_mutex_unlock(&s->sample_mu);
-	e = zdict_train(all.data, sizes, n, DICT_MAX, &dict);
-	buf_free(&all);
-	if (e == 0)
-		e = saver_save_blob(s, c, BLOB_DICT, dict.data, dict.len, ret_id);
+	if (take) {
+		s->n_samples = 0;
+		s->samples_taken = 1;
+	}
+	ret = (long)n;
 out:
+	pthread_mutex_unlock(&s->sample_mu);
+	return ret;
+}
+
+/* Trains a dictionary from the sample and saves it as a DICT blob; its
+ * bytes stay in ret_dict. */
+static int train_save(struct saver *s, struct saver_ctx *c, size_t min_bytes, int take,
+		      struct buf *ret_dict, uint8_t ret_id[32])
+{
+	struct buf all = BUF_INIT;
+	size_t *sizes = NULL;
+	/* the workers go on compressing while this trains */
+	long n = sample_join(s, min_bytes, take, &all, &sizes);
+	int e = n < 0 ? (int)n : zdict_train(all.data, sizes, (unsigned)n, DICT_MAX, ret_dict);
 	buf_free(&all);
-	buf_free(&dict);
 	free(sizes);
+	if (e == 0)
+		e = saver_save_blob(s, c, BLOB_DICT, ret_dict->data, ret_dict->len, ret_id);
 	return e;
+}
+
+int saver_train_dict(struct saver *s, struct saver_ctx *c, size_t min_bytes, uint8_t ret_id[32])
+{
+	struct buf dict = BUF_INIT;
+	int e = train_save(s, c, min_bytes, 1, &dict, ret_id);
+	buf_free(&dict);
+	return e;
+}
+
+int saver_train_early(struct saver *s, struct saver_ctx *c, size_t min_bytes)
+{
+	if (s->compression <= 0)
+		return CAIRN_EINVAL;
+	struct buf dict = BUF_INIT;
+	uint8_t id[32];
+	const struct zdict *z = NULL;
+	int e = train_save(s, c, min_bytes, 0, &dict, id);
+	if (e == 0)
+		e = repo_dict_add(s->repo, id, dict.data, dict.len, s->compression, &z);
+	buf_free(&dict);
+	if (e < 0)
+		return e;
+	pthread_mutex_lock(&s->sample_mu);
+	s->dict = z;
+	memcpy(s->dict_id, id, 32);
+	pthread_mutex_unlock(&s->sample_mu);
+	return 0;
 }
 
 int saver_lookup(struct saver *s, struct saver_ctx *c, unsigned type, const uint8_t (*ids)[32],
@@ -631,8 +672,19 @@ static int saver_store_new(struct saver *s, struct saver_ctx *c, unsigned type, 
 {
 	int e;
 
-	/* A dictionary is for data; trees and lists compress without one. */
-	const struct zdict *z = type == BLOB_DATA ? s->dict : NULL;
+	/* A dictionary is for data; trees and lists compress without one.
+	 * saver_train_early may switch it while workers run. */
+	const struct zdict *z = NULL;
+	uint8_t dict_ref[PACK_DICT_REF_LEN];
+	if (type == BLOB_DATA && s->samples) {
+		pthread_mutex_lock(&s->sample_mu);
+		z = s->dict;
+		memcpy(dict_ref, s->dict_id, PACK_DICT_REF_LEN);
+		pthread_mutex_unlock(&s->sample_mu);
+	} else if (type == BLOB_DATA) {
+		z = s->dict;	/* set before the first save, never changed */
+		memcpy(dict_ref, s->dict_id, PACK_DICT_REF_LEN);
+	}
 	if (c->dict != z) {
 		compressor_set_dict(c->comp, z);
 		c->dict = z;
@@ -655,7 +707,7 @@ static int saver_store_new(struct saver *s, struct saver_ctx *c, unsigned type, 
 		saver_sample(s, data, len);
 	unsigned flag = !clen ? PACK_BLOB_FLAG_RAW : z ? PACK_BLOB_FLAG_ZSTD_DICT : PACK_BLOB_FLAG_ZSTD;
 	if (clen && z) {
-		memcpy(c->cbuf.data, s->dict_id, PACK_DICT_REF_LEN);
+		memcpy(c->cbuf.data, dict_ref, PACK_DICT_REF_LEN);
 		clen += skip;
 	}
 	e = pack_blob_seal(s->keys, type, id, flag, clen ? c->cbuf.data : data, clen ? clen : len,

@@ -133,4 +133,38 @@ check_exit 0 "check --read-data after the prune" "$CAIRN" check -r "$R2" --read-
 rm -rf "$R2/../cache-dict"
 XDG_CACHE_HOME=$T/cache-dict check_exit 0 "dump with a fresh index cache" "$CAIRN" dump -r "$R2" "$s1" rec.sql
 check "it equals the input" cmp -s "$T/last.out" "$T/rec1"
+# A first backup of more than 16 MiB of compressible data trains an early
+# dictionary for the rest of its own blobs, and the snapshot still names one
+# trained from the whole sample: two dict blobs, both readable from a fresh
+# cache, both kept by prune.
+R3=$T/repo-early
+"$CAIRN" init -q -r "$R3"
+python3 - "$T/rec0" "$T/early" <<'PY'
+import sys
+src = open(sys.argv[1]).read().splitlines(keepends=True)
+body = src[1:-1]
+out = [src[0]]
+for k in range(4):	# ~32 MiB: each pass a different order of the rows
+    out += body[k::4] + body
+out.append(src[-1])
+open(sys.argv[2], "w").write("".join(out))
+PY
+dicts_in() {	# dicts_in REPO -> the number of dict blobs in its index files
+	for f in "$1"/index/*; do "$CAIRN" cat -r "$1" index "$(basename "$f")"; done |
+		grep -o '"type":"dict"' | wc -l
+}
+check_exit 0 "first backup of a 32 MiB compressible stream" "$CAIRN" backup -r "$R3" --stdin --stdin-name early.sql <"$T/early"
+se=$(snap_id_of "$T/last.out")
+check "it stored two dictionaries: the early one and the snapshot's" test "$(dicts_in "$R3")" -eq 2
+check "the snapshot names a dictionary" test "$(R2=$R3 dict_of "$se" | wc -c)" -eq 65
+check "an 8 MiB first backup stored one" test "$(dicts_in "$R2")" -eq 1
+XDG_CACHE_HOME=$T/cache-early check_exit 0 "dump with a fresh index cache" "$CAIRN" dump -r "$R3" "$se" early.sql
+check "it equals the input" cmp -s "$T/last.out" "$T/early"
+check_exit 0 "check --read-data" "$CAIRN" check -r "$R3" --read-data
+check_exit 0 "a second backup of the series" "$CAIRN" backup -r "$R3" --stdin --stdin-name early.sql <"$T/rec1"
+se1=$(snap_id_of "$T/last.out")
+check_exit 0 "forget the first snapshot, and prune" "$CAIRN" forget -r "$R3" --prune "$se"
+check "prune kept both dictionaries" test "$(dicts_in "$R3")" -eq 2
+check_exit 0 "dump of the second snapshot after the prune" "$CAIRN" dump -r "$R3" "$se1" early.sql
+check "it equals its input" cmp -s "$T/last.out" "$T/rec1"
 done_testing
