@@ -72,7 +72,11 @@ int zdict_train(const void *samples, const size_t *sizes, unsigned n, size_t cap
 	memset(&p, 0, sizeof(p));
 	p.k = 200;	/* segment size */
 	p.d = 8;	/* dmer size */
-	p.f = 20;	/* log2 of the frequency table */
+	/* log2 of the frequency tables (4 + 2 bytes an entry): 18, not the
+	 * default 20, keeps training in 1.5 MiB instead of 6, and the
+	 * dictionary compressed the benchmark's sixth hourly dump as well
+	 * (34.00 vs 34.05 % of its size) */
+	p.f = 18;
 	p.accel = 1;
 	p.zParams.compressionLevel = 3;
 	size_t r = ZDICT_trainFromBuffer_fastCover(out->data, cap, samples, sizes, n, p);
