@@ -92,6 +92,11 @@ int saver_sample_start(struct saver *s);
 int saver_train_dict(struct saver *s, struct saver_ctx *c, size_t min_bytes, uint8_t ret_id[32]);
 int saver_train_early(struct saver *s, struct saver_ctx *c, size_t min_bytes);
 
+/* Hands the data pack being filled to the upload threads without waiting
+ * (the next data blob starts a new one), so that its upload overlaps what
+ * the caller does before saver_flush. Returns 0 or CAIRN_ENOMEM. */
+int saver_send_data(struct saver *s);
+
 /* Stores the packs being filled, waits for every upload and writes the
  * index file for them. After 0, everything saved so far is durable and
  * indexed. */

@@ -733,6 +733,11 @@ int archiver_commit(struct archiver *a, struct snapshot *sn, uint8_t ret_id[32])
 {
 	train_start(a);
 	int e = archiver_drain(a);
+	/* the last data pack uploads while the dictionary trains (measured on
+	 * S3: the two took 0.1 s each, one after the other, at the end of a
+	 * 1.5 s backup); the dictionary goes into the metadata pack */
+	if (e == 0)
+		e = saver_send_data(a->saver);
 	int te = train_finish(a);
 	if (e == 0)
 		e = te;

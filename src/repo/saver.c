@@ -740,6 +740,14 @@ int saver_save_blob(struct saver *s, struct saver_ctx *c, unsigned type, const v
 	return saver_save(s, c, type, data, len, ret_id, NULL);
 }
 
+int saver_send_data(struct saver *s)
+{
+	pthread_mutex_lock(&s->pack_mu);
+	int e = pack_writer_count(s->filling[0]) > 0 ? saver_rotate(s, 0) : 0;
+	pthread_mutex_unlock(&s->pack_mu);
+	return e;
+}
+
 int saver_flush(struct saver *s)
 {
 	pthread_mutex_lock(&s->pack_mu);
