@@ -559,21 +559,27 @@ int saver_sample_start(struct saver *s)
 static long sample_join(struct saver *s, size_t min_bytes, int take, struct buf *all,
 			size_t **sizes)
 {
+	/* a copy (the early dictionary) takes every other sample: training
+	 * costs half, and the dictionary compressed the rest of the
+	 * benchmark's first dump as well (36.3 vs 36.2 %) */
+	size_t step = take ? 1 : 2;
 	pthread_mutex_lock(&s->sample_mu);
 	size_t total = 0;
-	for (size_t i = 0; i < s->n_samples; i++)
+	for (size_t i = 0; i < s->n_samples; i += step)
 		total += s->samples[i].len;
-	size_t n = s->n_samples;
+	size_t n = 0;
 	long ret = CAIRN_EINVAL;
 	if (total < min_bytes || s->samples_taken)
 		goto out;
 	ret = CAIRN_ENOMEM;
-	*sizes = malloc(n * sizeof(**sizes));
+	*sizes = malloc(s->n_samples * sizeof(**sizes));
 	if (!*sizes || buf_reserve(all, total) < 0)
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		buf_put(all, s->samples[i].data, s->samples[i].len);
-		(*sizes)[i] = s->samples[i].len;
+	for (size_t i = 0; i < s->n_samples; i++) {
+		if (i % step == 0) {
+			buf_put(all, s->samples[i].data, s->samples[i].len);
+			(*sizes)[n++] = s->samples[i].len;
+		}
 		if (take) {
 			free(s->samples[i].data);
 			s->samples[i].data = NULL;
