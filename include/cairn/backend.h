@@ -55,6 +55,13 @@ struct backend_ops {
 	 * so the backend may start reading it now (S3: in the background).
 	 * Never fails; the later get reports any error. NULL: no read-ahead. */
 	void (*prefetch)(void *impl, const char *name, uint64_t off, size_t len);
+	/* Optional: put, when the caller already knows the SHA-256 of the
+	 * object's bytes (a pack's or an index file's name is that hash), so
+	 * a backend that sends the hash (S3's x-amz-content-sha256) need not
+	 * compute it again; the server still checks it against the body.
+	 * NULL: put. */
+	int (*put_hashed)(void *impl, const char *name, const struct iovec *iov, size_t n,
+			  const uint8_t sha256[32]);
 };
 
 struct backend {
@@ -189,6 +196,15 @@ static inline void backend_prefetch(struct backend *b, const char *name, uint64_
 {
 	if (b->ops->prefetch)
 		b->ops->prefetch(b->impl, name, off, len);
+}
+
+/* backend_putv for an object whose bytes have the SHA-256 sha256. */
+static inline int backend_putv_hashed(struct backend *b, const char *name,
+				      const struct iovec *iov, size_t n, const uint8_t sha256[32])
+{
+	if (b->ops->put_hashed)
+		return b->ops->put_hashed(b->impl, name, iov, n, sha256);
+	return b->ops->put(b->impl, name, iov, n);
 }
 
 /* How many requests the backend wants in flight at once (at least 1). */

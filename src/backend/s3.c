@@ -729,10 +729,10 @@ fail:
 
 static void s3_cache_forget(struct s3 *s, const char *name);
 
-static int s3_put(void *impl, const char *name, const struct iovec *iov, size_t n)
+static int s3_put_hashed(void *impl, const char *name, const struct iovec *iov, size_t n,
+			 const uint8_t sha[32])
 {
 	struct s3 *s = impl;
-	uint8_t sha[32];
 	char *url = s3_object_url(s, name);
 	if (!url)
 		return CAIRN_ENOMEM;
@@ -740,7 +740,6 @@ static int s3_put(void *impl, const char *name, const struct iovec *iov, size_t 
 		.method = "PUT", .url = url, .what = name, .verb = "store",
 		.iov = iov, .n_iov = n, .body_len = backend_iov_len(iov, n),
 	};
-	crypto_plain_hash_iov(iov, n, sha);
 	hex_encode(sha, 32, rq.body_sha);
 	/* Only packs get the storage class: metadata is small and read often. */
 	if (s->storage_class && strncmp(name, "data/", 5) == 0)
@@ -749,6 +748,13 @@ static int s3_put(void *impl, const char *name, const struct iovec *iov, size_t 
 	free(url);
 	s3_cache_forget(s, name);
 	return e;
+}
+
+static int s3_put(void *impl, const char *name, const struct iovec *iov, size_t n)
+{
+	uint8_t sha[32];
+	crypto_plain_hash_iov(iov, n, sha);
+	return s3_put_hashed(impl, name, iov, n, sha);
 }
 
 static int s3_stat(void *impl, const char *name, uint64_t *ret_size)
@@ -1649,6 +1655,7 @@ static const struct backend_ops s3_ops = {
 	.name = "s3",
 	.features = BACKEND_F_REMOTE,
 	.put = s3_put,
+	.put_hashed = s3_put_hashed,
 	.get = s3_get,
 	.stat = s3_stat,
 	.list = s3_list,

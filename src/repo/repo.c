@@ -334,7 +334,11 @@ int repo_file_save(struct repo *r, enum repo_file kind, const void *plain, size_
 		crypto_plain_hash(sealed, len + CRYPTO_SEAL_OVERHEAD, ret_id);
 	char name[96];
 	repo_file_name(kind, ret_id, name, sizeof(name));
-	e = backend_put(r->be, name, sealed, len + CRYPTO_SEAL_OVERHEAD);
+	struct iovec v = { sealed, len + CRYPTO_SEAL_OVERHEAD };
+	if (kind == REPO_FILE_SNAPSHOT)
+		e = backend_putv(r->be, name, &v, 1);
+	else	/* an index file's id is the SHA-256 of its bytes */
+		e = backend_putv_hashed(r->be, name, &v, 1, ret_id);
 out:
 	free(sealed);
 	return e;

@@ -278,7 +278,8 @@ static int saver_store_pack(struct saver *s, struct pack_writer *pw)
 	if (e < 0)
 		return e;
 	pack_name(po.id, name, sizeof(name));
-	e = backend_putv(repo_backend(s->repo), name, po.iov, po.n_iov);
+	/* the pack's id is the SHA-256 of its bytes: S3 sends it as is */
+	e = backend_putv_hashed(repo_backend(s->repo), name, po.iov, po.n_iov, po.id);
 	pack_writer_reset(pw);
 	if (e < 0) {
 		log_error("cannot store pack %s: %s", name, cairn_strerror(e));

@@ -383,6 +383,10 @@ ok "fault proxy on 127.0.0.1:$PP"
 RF="s3:http://127.0.0.1:$PP/faults/repo"
 RD="s3:http://127.0.0.1:$P5/faults/repo"	# the same repository, without the proxy
 check_exit 0 "init through the proxy" "$CAIRN" init -r "$RF" --create-bucket --pack-size 1M
+printf 'not empty\n' >"$T/badhash"
+code=$(s3_curl -o /dev/null -w '%{http_code}' -T "$T/badhash" "http://127.0.0.1:$PP/faults/badhash")
+check "the proxy refuses a body that does not match its x-amz-content-sha256 ($code)" test "$code" = 400
+: >"$T/proxy.log"
 
 echo flaky >"$T/proxy.mode"
 gen_random 21 $((6 * 1024 * 1024)) "$T/f1"
@@ -401,6 +405,7 @@ nf=$(wc -l <"$T/proxy.log")
 check "faults were injected ($nf)" test "$nf" -ge 5
 check "5xx answers were injected" grep -qE '^(503|500) ' "$T/proxy.log"
 check "connections were cut mid-body" grep -qE '^cut-(request|response) ' "$T/proxy.log"
+check "every upload's x-amz-content-sha256 matched its body" sh -c "! grep -q '^sha-mismatch ' '$T/proxy.log'"
 sed 's/ .*//' "$T/proxy.log" | sort | uniq -c | sed 's/^/# faults: /'
 
 echo dead-puts >"$T/proxy.mode"

@@ -22,6 +22,10 @@ request:
               rest passes (the network "dies" for uploads)
   dead        every request answers 503
 
+In every mode a request whose body does not hash to its
+x-amz-content-sha256 header is refused with 400 XAmzContentSHA256Mismatch,
+as AWS does (the S3 server behind it does not check).
+
 One line per injected fault is appended to --log ("KIND METHOD PATH").
 The proxy exits by itself after --lifetime seconds (default 900).
 """
@@ -121,6 +125,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.cut()
             return
         body = self.rfile.read(length) if length else b""
+        # What AWS does and s3rver does not: a body whose SHA-256 is not the
+        # x-amz-content-sha256 it was signed with is refused, so a client
+        # that sends a wrong payload hash fails the tests that go through
+        # this proxy.
+        claimed = self.headers.get("x-amz-content-sha256", "")
+        if (len(claimed) == 64 and claimed != hashlib.sha256(body).hexdigest()):
+            log_fault("sha-mismatch", self.command, self.path)
+            self.s3_error(400, "XAmzContentSHA256Mismatch",
+                          "The provided 'x-amz-content-sha256' header does not match what was computed.")
+            return
         if fault in ("503", "500"):
             log_fault(fault, self.command, self.path)
             if fault == "503":
