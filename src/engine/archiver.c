@@ -660,7 +660,6 @@ static void *train_main(void *arg)
 	return NULL;
 }
 
-
 static void *early_main(void *arg)
 {
 	struct archiver *a = arg;

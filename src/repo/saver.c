@@ -405,8 +405,8 @@ int saver_new(struct repo *r, const struct saver_opts *o, struct saver **ret)
 	 * pack, plus one pack queued, so memory stays bounded. Two threads (a
 	 * local folder: one hashes a pack while the other waits for fsync) get
 	 * no queued pack: they hold as many pack buffers as one thread and a
-	 * queue did, and a first backup of 1 GiB of random data took 2.6-2.9 s
-	 * instead of 3.0-3.4 s at the same peak RSS.
+	 * queue did, and a first backup of 1 GiB of random data took
+	 * 2.38-2.86 s instead of 2.96-3.42 s at the same peak RSS.
 	 */
 	size_t want = backend_parallel(repo_backend(r));
 	size_t queued = o && o->queue_packs ? o->queue_packs : want == 2 ? 0 : 1;
