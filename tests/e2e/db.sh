@@ -46,11 +46,13 @@ as_pg() {
 	fi
 }
 
-# A TCP port on 127.0.0.1 that nothing listens on (bounded tries).
+# A TCP port on 127.0.0.1 that nothing listens on (bounded tries). It is
+# below the kernel's ephemeral range (32768 and up), where the other tests'
+# servers and every outgoing connection take their ports.
 free_port() {
 	local p
 	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 30000))
+		p=$((20000 + RANDOM % 12000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
@@ -316,19 +318,30 @@ else
 fi
 
 # --------------------------------------------------------------------- Redis
-# start_redis DIR PORT [ARGS...]: a redis-server on 127.0.0.1 with its files
-# in DIR; waits until it answers PING (bounded).
+# start_redis DIR [ARGS...]: a redis-server on 127.0.0.1 with its files in
+# DIR; sets REDIS_PORT and waits until it answers PING. A port taken between
+# free_port and the server's bind is retried with another (3 tries, each up
+# to 10 s); a server that never answers has its log's end printed.
 start_redis() {
-	local dir=$1 port=$2
-	shift 2
+	local dir=$1 try pid
+	shift
 	mkdir -p "$dir"
-	redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
-		--logfile "$dir/log" --daemonize no --enable-debug-command yes "$@" \
-		</dev/null >/dev/null 2>&1 &
-	REDIS_PIDS="$REDIS_PIDS $!"
-	for _ in $(seq 1 100); do
-		[ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return 0
-		sleep 0.1
+	for try in 1 2 3; do
+		REDIS_PORT=$(free_port) || return 1
+		redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+			--dir "$dir" --logfile "$dir/log" --daemonize no --enable-debug-command yes "$@" \
+			</dev/null >/dev/null 2>&1 &
+		pid=$!
+		REDIS_PIDS="$REDIS_PIDS $pid"
+		for _ in $(seq 1 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			[ "$(timeout 2 redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && return 0
+			sleep 0.1
+		done
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		echo "# redis-server (try $try, port $REDIS_PORT) did not answer; its log ends:"
+		tail -3 "$dir/log" 2>/dev/null | sed 's/^/#   /'
 	done
 	return 1
 }
@@ -366,11 +379,11 @@ sample_redis() {
 
 redis_tests() {
 	local p1 p2 p3
-	p1=$(free_port) || { not_ok "a free port for redis"; return; }
-	if ! start_redis "$T/redis1" "$p1"; then
+	if ! start_redis "$T/redis1"; then
 		not_ok "redis-server starts on 127.0.0.1"
 		return
 	fi
+	p1=$REDIS_PORT
 	ok "redis-server $(redis-server --version | awk '{print $3}') runs on 127.0.0.1:$p1"
 	populate_redis "$p1"
 	local size1 sample1 digest1
@@ -404,12 +417,12 @@ redis_tests() {
 	check "flushall emptied the server" test "$(redis-cli -p "$p1" dbsize)" -eq 0
 
 	# restore into a fresh server: the dumped file as its dump.rdb
-	p2=$(free_port) || { not_ok "a second free port"; return; }
 	mkdir -p "$T/redis2"
 	check_exit 0 "cairn dump of the RDB" "$CAIRN" dump -r "$R" "$rdb1" dump.rdb
 	cp "$T/last.out" "$T/redis2/dump.rdb"
 	cp "$T/last.out" "$T/good.rdb"
-	if start_redis "$T/redis2" "$p2" --dbfilename dump.rdb; then
+	if start_redis "$T/redis2" --dbfilename dump.rdb; then
+		p2=$REDIS_PORT
 		ok "a fresh redis-server loads the restored RDB"
 		check "DBSIZE is the same ($size1)" test "$(redis-cli -p "$p2" dbsize)" = "$size1"
 		check "sampled values are the same" test "$(sample_redis "$p2")" = "$sample1"
@@ -475,8 +488,8 @@ redis_tests() {
 		grep -Eq "hourly,redis +.* /dump.rdb \(rdb\)" "$T/list.txt"
 
 	# a server with checksums off writes a zero trailer: accepted, not verified
-	p3=$(free_port) || { not_ok "a third free port"; return; }
-	if start_redis "$T/redis3" "$p3" --rdbchecksum no; then
+	if start_redis "$T/redis3" --rdbchecksum no; then
+		p3=$REDIS_PORT
 		redis-cli -p "$p3" set k v >/dev/null
 		check_exit 0 "RDB with checksums off is accepted" \
 			"$CAIRN" backup -r "$R" --stdin-from-command --stdin-name nock.rdb -- \
