@@ -46,6 +46,9 @@ int index_set_cache_kib(struct index *ix, unsigned kib);
 
 /* Transactions around bulk changes. */
 int index_begin(struct index *ix);
+/* index_begin without waiting: CAIRN_ELOCKED at once when another process
+ * holds the cache's write lock. */
+int index_try_begin(struct index *ix);
 int index_commit(struct index *ix);
 void index_rollback(struct index *ix);
 

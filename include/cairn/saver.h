@@ -102,6 +102,16 @@ int saver_send_data(struct saver *s);
  * indexed. */
 int saver_flush(struct saver *s);
 
+/* saver_flush in two steps, for a caller with work to do in between (a
+ * backup stores its snapshot): after saver_flush_index returns 0 the index
+ * file is stored, and everything saved so far is durable and indexed in
+ * the repository; saver_flush_commit then waits for the local cache to
+ * record it. An error from saver_flush_commit leaves the repository as it
+ * is and the cache without those blobs (the next command reads the index
+ * file into it). */
+int saver_flush_index(struct saver *s);
+int saver_flush_commit(struct saver *s);
+
 void saver_get_stats(struct saver *s, struct saver_stats *ret);
 
 #endif

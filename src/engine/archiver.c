@@ -741,7 +741,7 @@ int archiver_commit(struct archiver *a, struct snapshot *sn, uint8_t ret_id[32])
 	if (e == 0)
 		e = te;
 	if (e == 0)
-		e = saver_flush(a->saver);
+		e = saver_flush_index(a->saver);
 	if (e < 0)
 		return e;
 	struct saver_stats st;
@@ -763,6 +763,10 @@ int archiver_commit(struct archiver *a, struct snapshot *sn, uint8_t ret_id[32])
 	if (e == 0)
 		e = repo_file_save(a->repo, REPO_FILE_SNAPSHOT, b.data, b.len, ret_id);
 	buf_free(&b);
+	/* the cache records the new blobs while the snapshot is stored */
+	if (e == 0 && saver_flush_commit(a->saver) < 0)
+		log_warn("the local index cache did not record this backup's blobs; "
+			 "the next command reads them from the repository");
 	return e;
 }
 

@@ -18,6 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* How long a writer waits for another process's write transaction. */
+#define BUSY_MS 30000
+
 struct index {
 	sqlite3 *db;
 	sqlite3_stmt *lookup, *add_pack, *get_pid, *add_blob, *add_file, *has_file;
@@ -69,7 +72,12 @@ int index_open(const char *path, struct index **ret)
 		e = index_err(ix, "open");
 		goto fail;
 	}
-	sqlite3_busy_timeout(ix->db, 30000);
+	sqlite3_busy_timeout(ix->db, BUSY_MS);
+	/* The last connection to close would copy the WAL into the database
+	 * (measured: 9 ms at the end of a first backup of 40k blobs). The
+	 * WAL stays and is checkpointed by a later commit once it passes
+	 * SQLite's 1000 pages. */
+	sqlite3_db_config(ix->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	sqlite3_stmt *uv;
 	int version = 0;
 	if (sqlite3_prepare_v2(ix->db, "PRAGMA user_version", -1, &uv, NULL) == SQLITE_OK) {
@@ -219,6 +227,17 @@ static int index_exec(struct index *ix, const char *sql)
 int index_begin(struct index *ix)
 {
 	return index_exec(ix, "BEGIN IMMEDIATE");
+}
+
+int index_try_begin(struct index *ix)
+{
+	pthread_mutex_lock(&ix->mu);
+	sqlite3_busy_timeout(ix->db, 0);
+	int rc = sqlite3_exec(ix->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	sqlite3_busy_timeout(ix->db, BUSY_MS);
+	int e = rc == SQLITE_OK ? 0 : rc == SQLITE_BUSY ? CAIRN_ELOCKED : index_err(ix, "BEGIN");
+	pthread_mutex_unlock(&ix->mu);
+	return e;
 }
 
 int index_commit(struct index *ix)

@@ -9,6 +9,7 @@
 #include "cairn/pack.h"
 #include "cairn/repo.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <time.h>
 
@@ -73,7 +74,19 @@ struct saver {
 	struct repo_index_pack *pending;
 	size_t n_pending, cap_pending, pending_blobs;
 	time_t last_index;
+	/* saver_flush_index's cache transaction and the thread that fills it
+	 * (see there): open, how many of the pending packs it holds (always
+	 * the first ones), the thread's error, and the index file written */
+	int tx_open;
+	size_t n_in_tx;
+	pthread_cond_t idx_cond;	/* a pack was added to pending, or stop */
+	pthread_t cache_thread;
+	int cache_running, cache_stop, cache_err;
+	int file_written;
+	uint8_t file_id[32];
 };
+
+static void cache_abort(struct saver *s);
 
 /*
  * Incompressible input (encrypted, already compressed, random) costs zstd
@@ -187,9 +200,6 @@ static int saver_get_err(struct saver *s)
 	return e;
 }
 
-/* Writes an index file for the packs stored since the last one, records it
- * in the cache, then forgets those blobs from the pending set. Called with
- * idx_mu held. */
 static int entry_id_cmp(const void *a, const void *b)
 {
 	const struct pack_entry *x = a, *y = b;
@@ -212,49 +222,21 @@ static void *index_job_main(void *arg)
 	return NULL;
 }
 
-/*
- * Writes the pending packs' index file and adds them to the SQLite cache.
- * The two overlap: the cache transaction is filled while the file is
- * encoded, sealed and stored, and commits only once the file is stored,
- * so the cache never names blobs that no index file lists. At the end of
- * a backup this took 0.11 s one after the other (the file to S3, then
- * 50k inserts).
- */
-static int saver_write_index(struct saver *s)
+/* Ends the cache transaction without keeping its rows. Called with idx_mu
+ * held and no cache thread running. */
+static void saver_tx_abort(struct saver *s)
 {
-	if (s->n_pending == 0)
-		return 0;
-	/* In key order, so the inserts sweep the blob table's B-tree instead
-	 * of landing on random pages; an index file lists a pack's blobs in
-	 * any order. Sorted before the writer starts reading them. */
-	for (size_t i = 0; i < s->n_pending; i++)
-		qsort(s->pending[i].entries, s->pending[i].n, sizeof(*s->pending[i].entries),
-		      entry_id_cmp);
-	struct index_job job = { .s = s };
-	pthread_t t;
-	int threaded = pthread_create(&t, NULL, index_job_main, &job) == 0;
-	if (!threaded)
-		index_job_main(&job);
-	int e = index_begin(s->ix);
-	for (size_t i = 0; e == 0 && i < s->n_pending; i++)
-		e = index_add_pack(s->ix, s->pending[i].id, s->pending[i].size,
-				   s->pending[i].entries, s->pending[i].n);
-	if (threaded)
-		pthread_join(t, NULL);
-	if (job.err < 0) {
-		if (e == 0)
-			index_rollback(s->ix);
-		return job.err;
-	}
-	uint8_t *id = job.id;
-	if (e == 0)
-		e = index_add_file(s->ix, id);
-	if (e == 0)
-		e = index_commit(s->ix);
-	else
+	if (s->tx_open)
 		index_rollback(s->ix);
-	if (e < 0)
-		return e;
+	s->tx_open = 0;
+	s->n_in_tx = 0;
+	s->file_written = 0;
+}
+
+/* The pending packs are in an index file and in the cache: they leave the
+ * pending set. Called with idx_mu held. */
+static void saver_index_done(struct saver *s)
+{
 	pthread_mutex_lock(&s->mu);
 	for (size_t i = 0; i < s->n_pending; i++)
 		for (size_t j = 0; j < s->pending[i].n; j++)
@@ -267,7 +249,52 @@ static int saver_write_index(struct saver *s)
 	s->n_pending = 0;
 	s->pending_blobs = 0;
 	s->last_index = time(NULL);
-	return 0;
+}
+
+/* Adds the index file to the open cache transaction and commits it. Called
+ * with idx_mu held; the transaction is closed either way. */
+static int saver_tx_commit(struct saver *s, const uint8_t file_id[32])
+{
+	int e = index_add_file(s->ix, file_id);
+	if (e == 0)
+		e = index_commit(s->ix);
+	if (e == 0)
+		s->tx_open = 0;
+	saver_tx_abort(s);
+	if (e == 0)
+		saver_index_done(s);
+	return e;
+}
+
+/*
+ * Writes the pending packs' index file and adds them to the SQLite cache,
+ * then forgets those blobs from the pending set: the periodic index of a
+ * long backup. Called with idx_mu held. The two overlap: the cache
+ * transaction is filled while the file is encoded, sealed and stored, and
+ * commits only once the file is stored, so the cache never names blobs
+ * that no index file lists.
+ */
+static int saver_write_index(struct saver *s)
+{
+	if (s->n_pending == 0)
+		return 0;
+	struct index_job job = { .s = s };
+	pthread_t t;
+	int threaded = pthread_create(&t, NULL, index_job_main, &job) == 0;
+	if (!threaded)
+		index_job_main(&job);
+	int e = index_begin(s->ix);
+	s->tx_open = e == 0;
+	for (size_t i = 0; e == 0 && i < s->n_pending; i++)
+		e = index_add_pack(s->ix, s->pending[i].id, s->pending[i].size,
+				   s->pending[i].entries, s->pending[i].n);
+	if (threaded)
+		pthread_join(t, NULL);
+	if (job.err < 0 || e < 0) {
+		saver_tx_abort(s);
+		return job.err < 0 ? job.err : e;
+	}
+	return saver_tx_commit(s, job.id);
 }
 
 /* Finishes and stores one pack, then queues its entries for the index. */
@@ -292,6 +319,11 @@ static int saver_store_pack(struct saver *s, struct pack_writer *pw)
 	uint64_t size = po.size;
 	po.entries = NULL;
 	pack_out_free(&po);
+	/* In key order, so the cache's inserts sweep the blob table's B-tree
+	 * instead of landing on random pages (an index file lists a pack's
+	 * blobs in any order); sorted here, on the upload thread, not at the
+	 * end of the backup. */
+	qsort(ents, n, sizeof(*ents), entry_id_cmp);
 	pthread_mutex_lock(&s->idx_mu);
 	if (s->n_pending == s->cap_pending) {
 		size_t cap = s->cap_pending ? s->cap_pending * 2 : 16;
@@ -315,8 +347,10 @@ static int saver_store_pack(struct saver *s, struct pack_writer *pw)
 	s->stats.packs_added++;
 	pthread_mutex_unlock(&s->mu);
 	e = 0;
-	if (s->pending_blobs >= s->index_every_blobs ||
-	    time(NULL) - s->last_index >= (time_t)s->index_every_seconds)
+	if (s->cache_running)	/* saver_flush_index waits for this pack */
+		pthread_cond_broadcast(&s->idx_cond);
+	else if (s->pending_blobs >= s->index_every_blobs ||
+		 time(NULL) - s->last_index >= (time_t)s->index_every_seconds)
 		e = saver_write_index(s);
 	pthread_mutex_unlock(&s->idx_mu);
 	return e;
@@ -400,6 +434,7 @@ int saver_new(struct repo *r, const struct saver_opts *o, struct saver **ret)
 	pthread_mutex_init(&s->idx_mu, NULL);
 	pthread_mutex_init(&s->sample_mu, NULL);
 	pthread_cond_init(&s->q_cond, NULL);
+	pthread_cond_init(&s->idx_cond, NULL);
 	/*
 	 * Upload threads: as many as the backend asks for, each holding one
 	 * pack, plus one pack queued, so memory stays bounded. Two threads (a
@@ -444,6 +479,7 @@ void saver_free(struct saver *s)
 			pthread_join(s->threads[i], NULL);
 	}
 	free(s->threads);
+	cache_abort(s);
 	for (size_t i = 0; i < s->q_len; i++)
 		pack_writer_free(s->queue[(s->q_head + i) % s->q_cap]);
 	for (size_t i = 0; i < s->n_spare; i++)
@@ -464,6 +500,7 @@ void saver_free(struct saver *s)
 		free(s->samples[i].data);
 	free(s->samples);
 	pthread_cond_destroy(&s->q_cond);
+	pthread_cond_destroy(&s->idx_cond);
 	free(s);
 }
 
@@ -797,7 +834,95 @@ int saver_send_data(struct saver *s)
 	return e;
 }
 
-int saver_flush(struct saver *s)
+/*
+ * The end of a backup. While the last packs upload, the packs stored
+ * before them go into the cache, and each of the last goes in once its
+ * upload ends, on a thread of its own, in one transaction. The index file
+ * is written once the uploads are done, and the transaction commits after
+ * it is stored (saver_flush_commit), while the caller stores its
+ * snapshot. At the end of a first backup of 40k blobs to S3 the inserts
+ * took 55 ms after the last upload, and the snapshot waited for them.
+ *
+ * The transaction holds the cache's write lock, which another cairn
+ * process on the same cache would wait for, so it is only begun when the
+ * lock is free at once, and rolled back (the rows are added again at the
+ * end) when the uploads take longer than FLUSH_TX_MAX seconds.
+ */
+#define FLUSH_TX_MAX 5
+
+static void *cache_main(void *arg)
+{
+	struct saver *s = arg;
+	pthread_mutex_lock(&s->idx_mu);
+	for (;;) {
+		if (s->n_in_tx < s->n_pending) {
+			/* pending may be reallocated meanwhile: copy the slot */
+			struct repo_index_pack ip = s->pending[s->n_in_tx];
+			pthread_mutex_unlock(&s->idx_mu);
+			int e = index_add_pack(s->ix, ip.id, ip.size, ip.entries, ip.n);
+			pthread_mutex_lock(&s->idx_mu);
+			if (e < 0) {
+				s->cache_err = e;
+				break;
+			}
+			s->n_in_tx++;
+		} else if (s->cache_stop) {
+			break;
+		} else {
+			pthread_cond_wait(&s->idx_cond, &s->idx_mu);
+		}
+	}
+	pthread_mutex_unlock(&s->idx_mu);
+	return NULL;
+}
+
+/* Stops the cache thread once it has added every pending pack; returns its
+ * error. Called without idx_mu. */
+static int cache_join(struct saver *s)
+{
+	pthread_mutex_lock(&s->idx_mu);
+	int running = s->cache_running;
+	s->cache_stop = 1;
+	pthread_cond_broadcast(&s->idx_cond);
+	pthread_mutex_unlock(&s->idx_mu);
+	if (running)
+		pthread_join(s->cache_thread, NULL);
+	pthread_mutex_lock(&s->idx_mu);
+	s->cache_running = 0;
+	s->cache_stop = 0;
+	int e = s->cache_err;
+	s->cache_err = 0;
+	pthread_mutex_unlock(&s->idx_mu);
+	return e;
+}
+
+/* Begins the cache transaction and its thread when the lock is free. */
+static void cache_start(struct saver *s)
+{
+	pthread_mutex_lock(&s->idx_mu);
+	if (!s->tx_open && !s->cache_running && index_try_begin(s->ix) == 0) {
+		s->tx_open = 1;
+		s->n_in_tx = 0;
+		s->cache_err = 0;
+		s->cache_stop = 0;
+		if (pthread_create(&s->cache_thread, NULL, cache_main, s) == 0)
+			s->cache_running = 1;
+		else
+			saver_tx_abort(s);
+	}
+	pthread_mutex_unlock(&s->idx_mu);
+}
+
+/* Stops the cache thread and rolls its transaction back. */
+static void cache_abort(struct saver *s)
+{
+	cache_join(s);
+	pthread_mutex_lock(&s->idx_mu);
+	saver_tx_abort(s);
+	pthread_mutex_unlock(&s->idx_mu);
+}
+
+int saver_flush_index(struct saver *s)
 {
 	pthread_mutex_lock(&s->pack_mu);
 	for (int i = 0; i < 2; i++) {
@@ -807,19 +932,76 @@ int saver_flush(struct saver *s)
 		}
 	}
 	pthread_mutex_unlock(&s->pack_mu);
+	cache_start(s);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += FLUSH_TX_MAX;
 	pthread_mutex_lock(&s->q_mu);
-	while (s->q_len > 0 || s->busy)
-		pthread_cond_wait(&s->q_cond, &s->q_mu);
-	/* The threads are idle and stay so until the next enqueue. */
+	while (s->q_len > 0 || s->busy) {
+		if (pthread_cond_timedwait(&s->q_cond, &s->q_mu, &until) == ETIMEDOUT) {
+			pthread_mutex_unlock(&s->q_mu);
+			cache_abort(s);
+			pthread_mutex_lock(&s->q_mu);
+			until.tv_sec += 3600;
+		}
+	}
+	/* The upload threads are idle and stay so until the next enqueue:
+	 * pending does not change. */
+	pthread_mutex_unlock(&s->q_mu);
 	int e = saver_get_err(s);
-	if (e == 0) {
-		pthread_mutex_lock(&s->idx_mu);
-		e = saver_write_index(s);
-		pthread_mutex_unlock(&s->idx_mu);
+	if (e < 0) {
+		cache_abort(s);
+		return e;
+	}
+	pthread_mutex_lock(&s->idx_mu);
+	int threaded = s->cache_running, nothing = s->n_pending == 0;
+	if (!threaded)
+		e = saver_write_index(s);	/* the file and the inserts */
+	pthread_mutex_unlock(&s->idx_mu);
+	if (!threaded || nothing) {
+		if (threaded)
+			cache_abort(s);
 		if (e < 0)
 			saver_set_err(s, e);
+		return e;
 	}
-	pthread_mutex_unlock(&s->q_mu);
+	/* the cache thread goes on inserting while the file is stored */
+	e = repo_index_write(s->repo, s->pending, s->n_pending, s->file_id);
+	if (e < 0) {
+		cache_abort(s);
+		saver_set_err(s, e);
+		return e;
+	}
+	pthread_mutex_lock(&s->idx_mu);
+	s->file_written = 1;
+	pthread_mutex_unlock(&s->idx_mu);
+	return 0;
+}
+
+int saver_flush_commit(struct saver *s)
+{
+	pthread_mutex_lock(&s->idx_mu);
+	int written = s->file_written;
+	pthread_mutex_unlock(&s->idx_mu);
+	if (!written)
+		return 0;	/* saver_flush_index did everything */
+	int e = cache_join(s);
+	pthread_mutex_lock(&s->idx_mu);
+	if (e == 0)
+		e = saver_tx_commit(s, s->file_id);
+	else
+		saver_tx_abort(s);
+	pthread_mutex_unlock(&s->idx_mu);
+	return e;
+}
+
+int saver_flush(struct saver *s)
+{
+	int e = saver_flush_index(s);
+	if (e == 0)
+		e = saver_flush_commit(s);
+	if (e < 0)
+		saver_set_err(s, e);
 	return e;
 }
 
