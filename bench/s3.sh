@@ -17,6 +17,10 @@
 #     verified with cmp; then of pg_dump0.sql; each the best of
 #     BENCH_S3_REPEAT (default 3) runs;
 #   - wall time, throughput (dump bytes / wall), user+system CPU, peak RSS;
+#   - first backups of pg_dump0.sql again, BENCH_S3_FIRST (default 5)
+#     rounds of one cairn and one restic backup into new buckets, the order
+#     alternating: this machine's speed drifts by 20 % over minutes, so a
+#     ratio is taken within each round, and the median of them reported;
 # plus curl's raw PUT and GET of one large object (BENCH_S3_CEILING_MB,
 # default 256) against the same server: the ceiling of one connection.
 #
@@ -29,6 +33,7 @@ corpus=${1:-/tmp/cairn-corpus}
 hours=${BENCH_S3_HOURS:-6}
 ceiling_mb=${BENCH_S3_CEILING_MB:-256}
 repeat=${BENCH_S3_REPEAT:-3}
+first_rounds=${BENCH_S3_FIRST:-5}
 here=$(cd "$(dirname "$0")" && pwd)
 CAIRN=${CAIRN:-$(command -v cairn || echo "$here/../cairn")}
 out=${BENCH_OUT:-$here/last-s3.md}
@@ -168,6 +173,31 @@ for tool in cairn restic; do
 	res[$tool.stored]=$(du -sb "$work/srv/$tool" | cut -f1)
 done
 
+# first backups in rounds, the order alternating
+first_walls=() first_ratios=()
+for k in $(seq 1 "$first_rounds"); do
+	if [ $((k % 2)) = 1 ]; then order="cairn restic"; else order="restic cairn"; fi
+	for tool in $order; do
+		export XDG_CACHE_HOME=$work/cache-first-$tool-$k
+		repo=s3:$url/first-$tool-$k
+		cat "${dumps[0]}" >/dev/null
+		if [ "$tool" = cairn ]; then
+			"$CAIRN" init -q -r "$repo" --create-bucket
+			measure "f$k.$tool" "$CAIRN" backup -q -r "$repo" --host bench --stdin \
+				--stdin-name db.sql <"${dumps[0]}"
+		else
+			restic -q -r "$repo" init >/dev/null
+			measure "f$k.$tool" restic -q -r "$repo" backup --host bench --stdin \
+				--stdin-filename db.sql <"${dumps[0]}" >/dev/null
+		fi
+		rm -rf "$XDG_CACHE_HOME" "$work/srv/first-$tool-$k"
+	done
+	log "first backup round $k: cairn ${res[f$k.cairn.wall]} s, restic ${res[f$k.restic.wall]} s"
+	first_walls+=("${res[f$k.cairn.wall]}:${res[f$k.restic.wall]}")
+	first_ratios+=("$(python3 -c "print('%.2f' % (${res[f$k.restic.wall]} / ${res[f$k.cairn.wall]}))")")
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
 mbs() { python3 -c "print('%.1f' % ($1 / 1e6 / $2))"; }
 ratio() { python3 -c "print('%.2f' % ($1 / $2) if $2 else '-')"; }
 sum_wall() {	# sum_wall TOOL -> seconds of the hourly backups
@@ -205,6 +235,10 @@ cb=$(sum_wall cairn) rb=$(sum_wall restic)
 	echo "| metric | cairn | restic | cairn/restic speed |"
 	echo "|---|---:|---:|---:|"
 	row "first backup pg_dump0.sql ($((s0 / 1000000)) MB)" "$s0" b0
+	if [ "$first_rounds" -gt 0 ]; then
+		cm=$(median "${first_walls[@]%%:*}") rm_=$(median "${first_walls[@]##*:}")
+		echo "| first backup pg_dump0.sql, $first_rounds rounds (cairn, restic) alternating: median wall | $cm s | $rm_ s | $(median "${first_ratios[@]}") (median of the rounds' ratios: $(printf '%s\n' "${first_ratios[@]}" | sort -g | tr '\n' ' ' | sed 's/ $//')) |"
+	fi
 	if [ ${#dumps[@]} -gt 1 ]; then
 		echo "| hourly backups pg_dump1..$((${#dumps[@]} - 1)) ($((hour_bytes / 1000000)) MB): throughput | $(mbs "$hour_bytes" "$cb") MB/s | $(mbs "$hour_bytes" "$rb") MB/s | $(ratio "$rb" "$cb") |"
 		echo "| hourly backups: wall / CPU | $cb s / $(sum_cpu cairn) s | $rb s / $(sum_cpu restic) s | $(ratio "$(sum_cpu cairn)" "$(sum_cpu restic)") (CPU) |"

@@ -6,12 +6,15 @@
  *   enospc_after=N      puts fail with "no space left" once N bytes were put
  *   fail_put=PREFIX     puts of names starting with PREFIX fail (I/O error)
  *   fail_get=PREFIX     gets of names starting with PREFIX fail (I/O error)
+ *   slow_put=MS         puts of packs (data/) wait MS milliseconds first
  */
 #include "cairn/common.h"
 #include "cairn/backend.h"
 #include "cairn/log.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <time.h>
 
 struct faulty {
 	struct backend *inner;
@@ -19,6 +22,7 @@ struct faulty {
 	uint64_t put_bytes;
 	char fail_put[64];
 	char fail_get[64];
+	unsigned slow_put_ms;
 	pthread_mutex_t mu;
 };
 
@@ -32,6 +36,11 @@ static int faulty_put(void *impl, const char *name, const struct iovec *iov, siz
 {
 	struct faulty *f = impl;
 	size_t len = backend_iov_len(iov, n);
+	if (f->slow_put_ms && strncmp(name, "data/", 5) == 0) {
+		struct timespec ts = { f->slow_put_ms / 1000, (long)(f->slow_put_ms % 1000) * 1000000 };
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
 	if (matches(f->fail_put, name)) {
 		log_error("cannot write %s: injected I/O error", name);
 		return CAIRN_EIO;
@@ -118,6 +127,8 @@ int backend_faulty_wrap(struct backend *inner, const char *spec, struct backend 
 			snprintf(f->fail_put, sizeof(f->fail_put), "%s", tok + 9);
 		else if (strncmp(tok, "fail_get=", 9) == 0)
 			snprintf(f->fail_get, sizeof(f->fail_get), "%s", tok + 9);
+		else if (strncmp(tok, "slow_put=", 9) == 0)
+			f->slow_put_ms = (unsigned)strtoul(tok + 9, NULL, 10);
 	}
 	free(copy);
 	b->ops = &faulty_ops;

@@ -89,7 +89,20 @@ int index_open(const char *path, struct index **ret)
 		e = index_err(ix, "drop old schema");
 		goto fail;
 	}
-	if (sqlite3_exec(ix->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+	/* A cache with the whole schema is not written to on open: the schema
+	 * statements take the write lock, and would wait for another
+	 * process's transaction. */
+	int tables = 0;
+	if (version == 2 &&
+	    sqlite3_prepare_v2(ix->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+			       " AND name IN ('packs', 'blobs', 'files', 'idmap')", -1, &uv,
+			       NULL) == SQLITE_OK) {
+		if (sqlite3_step(uv) == SQLITE_ROW)
+			tables = sqlite3_column_int(uv, 0);
+		sqlite3_finalize(uv);
+	}
+	if (sqlite3_exec(ix->db, tables == 4 ? "PRAGMA synchronous=NORMAL;" : schema, NULL, NULL,
+			 NULL) != SQLITE_OK) {
 		e = index_err(ix, "create schema");
 		goto fail;
 	}

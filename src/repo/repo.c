@@ -699,42 +699,42 @@ struct sync_state {
 	int stale;
 	size_t damaged;
 	size_t loaded;
-	uint8_t (*missing)[32];	/* index files to load */
-	size_t n_missing, cap;
+	uint8_t (*listed)[32];	/* the repository's index files, sorted */
+	size_t n_listed, cap;
+	size_t n_cached;	/* cached index files the repository has */
 };
 
 static int sync_list_cb(void *arg, const uint8_t id[32])
 {
 	struct sync_state *s = arg;
-	int has = index_has_file(s->r->ix, id);
-	if (has < 0)
-		return has;
-	if (has)
-		return 0;
-	if (s->n_missing == s->cap) {
+	if (s->n_listed == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 64;
-		void *p = realloc(s->missing, cap * 32);
+		void *p = realloc(s->listed, cap * 32);
 		if (!p)
 			return CAIRN_ENOMEM;
-		s->missing = p;
+		s->listed = p;
 		s->cap = cap;
 	}
-	memcpy(s->missing[s->n_missing++], id, 32);
+	memcpy(s->listed[s->n_listed++], id, 32);
 	return 0;
 }
 
-/* A cached index file that the repository no longer has makes the cache stale. */
+static int id_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+/* A cached index file that the repository no longer has makes the cache
+ * stale. */
 static int sync_check_cb(void *arg, const uint8_t id[32])
 {
 	struct sync_state *s = arg;
-	char name[96];
-	repo_file_name(REPO_FILE_INDEX, id, name, sizeof(name));
-	int e = backend_stat(s->r->be, name, NULL);
-	if (e == CAIRN_ENOTFOUND) {
+	if (!bsearch(id, s->listed, s->n_listed, 32, id_cmp)) {
 		s->stale = 1;
 		return 1;
 	}
-	return e < 0 ? e : 0;
+	s->n_cached++;
+	return 0;
 }
 
 static int sync_pack_cb(void *arg, const uint8_t pack_id[32], uint64_t size,
@@ -772,12 +772,27 @@ out:
 	return e;
 }
 
+/*
+ * Brings the cache up to date with the repository's index files: one
+ * listing, compared with the files the cache recorded. A cache that
+ * recorded a file the repository no longer has (prune rewrote the index)
+ * is rebuilt; files it has not seen are loaded. When nothing changed the
+ * cache is only read: no write lock, so a command does not wait for
+ * another process's transaction on open.
+ */
 int repo_index_sync(struct repo *r)
 {
 	struct sync_state s = { .r = r };
-	int e = index_foreach_file(r->ix, sync_check_cb, &s);
+	int e = repo_file_list(r, REPO_FILE_INDEX, sync_list_cb, &s);
 	if (e < 0)
 		goto out;
+	if (s.n_listed)
+		qsort(s.listed, s.n_listed, 32, id_cmp);
+	e = index_foreach_file(r->ix, sync_check_cb, &s);
+	if (e < 0)
+		goto out;
+	if (!s.stale && s.n_cached == s.n_listed)
+		goto out;	/* every listed file is cached: nothing to do */
 	e = index_begin(r->ix);
 	if (e < 0)
 		goto out;
@@ -787,11 +802,9 @@ int repo_index_sync(struct repo *r)
 		if (e < 0)
 			goto rollback;
 	}
-	e = repo_file_list(r, REPO_FILE_INDEX, sync_list_cb, &s);
-	if (e < 0)
-		goto rollback;
-	for (size_t i = 0; i < s.n_missing; i++) {
-		e = sync_load(&s, s.missing[i]);
+	for (size_t i = 0; i < s.n_listed; i++) {
+		int has = s.stale ? 0 : index_has_file(r->ix, s.listed[i]);
+		e = has < 0 ? has : has ? 0 : sync_load(&s, s.listed[i]);
 		if (e < 0)
 			goto rollback;
 	}
@@ -800,7 +813,7 @@ int repo_index_sync(struct repo *r)
 rollback:
 	index_rollback(r->ix);
 out:
-	free(s.missing);
+	free(s.listed);
 	return e;
 }
 

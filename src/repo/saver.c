@@ -84,9 +84,14 @@ struct saver {
 	int cache_running, cache_stop, cache_err;
 	int file_written;
 	uint8_t file_id[32];
+	unsigned flush_tx_max;		/* FLUSH_TX_MAX, or the tests' value */
 };
 
 static void cache_abort(struct saver *s);
+
+/* How long saver_flush_index holds the cache's write lock while uploads
+ * go on, at most (see there). */
+#define FLUSH_TX_MAX 5
 
 /*
  * Incompressible input (encrypted, already compressed, random) costs zstd
@@ -428,6 +433,10 @@ int saver_new(struct repo *r, const struct saver_opts *o, struct saver **ret)
 	s->index_every_seconds = o && o->index_every_seconds ? o->index_every_seconds : 300;
 	s->no_index_dedup = o && o->no_index_dedup;
 	s->last_index = time(NULL);
+	s->flush_tx_max = FLUSH_TX_MAX;
+	const char *tx_max = getenv("CAIRN_TEST_FLUSH_TX_MAX");
+	if (tx_max && *tx_max)
+		s->flush_tx_max = (unsigned)strtoul(tx_max, NULL, 10);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->pack_mu, NULL);
 	pthread_mutex_init(&s->q_mu, NULL);
@@ -848,7 +857,6 @@ int saver_send_data(struct saver *s)
  * lock is free at once, and rolled back (the rows are added again at the
  * end) when the uploads take longer than FLUSH_TX_MAX seconds.
  */
-#define FLUSH_TX_MAX 5
 
 static void *cache_main(void *arg)
 {
@@ -900,7 +908,15 @@ static int cache_join(struct saver *s)
 static void cache_start(struct saver *s)
 {
 	pthread_mutex_lock(&s->idx_mu);
-	if (!s->tx_open && !s->cache_running && index_try_begin(s->ix) == 0) {
+	if (s->tx_open || s->cache_running) {
+		pthread_mutex_unlock(&s->idx_mu);
+		return;
+	}
+	int e = index_try_begin(s->ix);
+	if (e == CAIRN_ELOCKED)
+		log_debug("another process writes to the index cache: it is filled after the "
+			  "last uploads");
+	if (e == 0) {
 		s->tx_open = 1;
 		s->n_in_tx = 0;
 		s->cache_err = 0;
@@ -935,11 +951,14 @@ int saver_flush_index(struct saver *s)
 	cache_start(s);
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += FLUSH_TX_MAX;
+	until.tv_sec += s->flush_tx_max;
 	pthread_mutex_lock(&s->q_mu);
 	while (s->q_len > 0 || s->busy) {
 		if (pthread_cond_timedwait(&s->q_cond, &s->q_mu, &until) == ETIMEDOUT) {
 			pthread_mutex_unlock(&s->q_mu);
+			log_debug("the last uploads take over %u s: the index cache's write lock "
+				  "is let go, and the cache is filled after them",
+				  s->flush_tx_max);
 			cache_abort(s);
 			pthread_mutex_lock(&s->q_mu);
 			until.tv_sec += 3600;
