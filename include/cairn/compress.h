@@ -38,6 +38,14 @@ struct zdict;
 /* Prepares a dictionary for level (ignored for decompression only: 0).
  * CAIRN_ECORRUPT when the bytes are not a zstd dictionary, CAIRN_ENOMEM. */
 int zdict_new(const void *data, size_t len, int level, struct zdict **ret);
+/* zdict_new whose compression at levels 1-3 uses zstd's fast strategy
+ * with the level's table sizes, instead of the level's own (double fast
+ * at 3). Measured on 4 KiB chunks of the benchmark's pg_dump0 with a
+ * dictionary, zstd -3: 164 -> 181 MB/s on one core, output 35.0 -> 36.0 %
+ * of the input. For the early dictionary of a first backup, which
+ * compresses all of its input (saver.c); the data it compresses
+ * decompresses like any other. */
+int zdict_new_fast(const void *data, size_t len, int level, struct zdict **ret);
 void zdict_free(struct zdict *z);
 /* 1 when z can compress (it was made with a level > 0). */
 int zdict_can_compress(const struct zdict *z);

@@ -138,7 +138,8 @@ struct zdict;
 int repo_dict_load(struct repo *r, struct decompressor *d, const uint8_t id[32], int level,
 		   const struct zdict **ret);
 /* Like repo_dict_load for a dictionary this process has just made (its
- * DICT blob may not be stored yet): data is its content. */
+ * DICT blob may not be stored yet): data is its content. Made for the early
+ * dictionary of a first backup, whose compression is zdict_new_fast's. */
 int repo_dict_add(struct repo *r, const uint8_t id[32], const void *data, size_t len, int level,
 		  const struct zdict **ret);
 

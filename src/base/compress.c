@@ -5,6 +5,9 @@
 #include "cairn/compress.h"
 #include "cairn/log.h"
 
+/* ZSTD_createCDict_advanced (zstd's experimental API, stable since 1.4; it
+ * is exported by the shared library) */
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 #define ZDICT_STATIC_LINKING_ONLY	/* ZDICT_trainFromBuffer_fastCover */
 #include <zdict.h>
@@ -23,7 +26,7 @@ struct zdict {
 	ZSTD_DDict *ddict;
 };
 
-int zdict_new(const void *data, size_t len, int level, struct zdict **ret)
+static int zdict_make(const void *data, size_t len, int level, int fast, struct zdict **ret)
 {
 	/* A zstd dictionary starts with its magic; anything else would be
 	 * taken as raw content, which is not what was stored. */
@@ -33,14 +36,30 @@ int zdict_new(const void *data, size_t len, int level, struct zdict **ret)
 	if (!z)
 		return CAIRN_ENOMEM;
 	z->ddict = ZSTD_createDDict(data, len);
-	if (level > 0)
+	if (level > 0 && fast && level <= 3) {
+		ZSTD_compressionParameters cp = ZSTD_getCParams(level, 0, len);
+		cp.strategy = ZSTD_fast;
+		z->cdict = ZSTD_createCDict_advanced(data, len, ZSTD_dlm_byCopy, ZSTD_dct_auto, cp,
+						     ZSTD_defaultCMem);
+	} else if (level > 0) {
 		z->cdict = ZSTD_createCDict(data, len, level);
+	}
 	if (!z->ddict || (level > 0 && !z->cdict)) {
 		zdict_free(z);
 		return CAIRN_ECORRUPT;
 	}
 	*ret = z;
 	return 0;
+}
+
+int zdict_new(const void *data, size_t len, int level, struct zdict **ret)
+{
+	return zdict_make(data, len, level, 0, ret);
+}
+
+int zdict_new_fast(const void *data, size_t len, int level, struct zdict **ret)
+{
+	return zdict_make(data, len, level, 1, ret);
 }
 
 void zdict_free(struct zdict *z)

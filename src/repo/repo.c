@@ -531,7 +531,7 @@ int repo_dict_add(struct repo *r, const uint8_t id[32], const void *data, size_t
 		  const struct zdict **ret)
 {
 	struct zdict *z;
-	int e = zdict_new(data, len, level, &z);
+	int e = zdict_new_fast(data, len, level, &z);
 	return e < 0 ? e : dict_insert(r, id, level, z, ret);
 }
 
