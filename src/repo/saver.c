@@ -85,6 +85,7 @@ struct saver {
 	int file_written;
 	uint8_t file_id[32];
 	unsigned flush_tx_max;		/* FLUSH_TX_MAX, or the tests' value */
+	int test_flip;			/* CAIRN_TEST_WRITER_FLIP (see there) */
 };
 
 static void cache_abort(struct saver *s);
@@ -120,6 +121,7 @@ struct saver_ctx {
 	struct buf sealed;
 	struct index_loc *locs;		/* saver_lookup's scratch */
 	size_t cap_locs;
+	struct buf flipped;		/* CAIRN_TEST_WRITER_FLIP's copy */
 };
 
 static size_t pend_hash(const uint8_t id[32], unsigned type)
@@ -437,6 +439,8 @@ int saver_new(struct repo *r, const struct saver_opts *o, struct saver **ret)
 	const char *tx_max = getenv("CAIRN_TEST_FLUSH_TX_MAX");
 	if (tx_max && *tx_max)
 		s->flush_tx_max = (unsigned)strtoul(tx_max, NULL, 10);
+	const char *flip = getenv("CAIRN_TEST_WRITER_FLIP");
+	s->test_flip = flip && *flip;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->pack_mu, NULL);
 	pthread_mutex_init(&s->q_mu, NULL);
@@ -534,6 +538,7 @@ void saver_ctx_free(struct saver_ctx *c)
 	compressor_free(c->comp);
 	buf_free(&c->cbuf);
 	buf_free(&c->sealed);
+	buf_free(&c->flipped);
 	free(c->locs);
 	free(c);
 }
@@ -766,6 +771,17 @@ static int saver_store_new(struct saver *s, struct saver_ctx *c, unsigned type, 
 			   size_t len, const uint8_t id[32])
 {
 	int e;
+	/* The tests' faulty writer: a bit of each data blob flips after its
+	 * id was computed (as bad memory would do), so the repository holds
+	 * blobs that decrypt but do not match their ids; readers must refuse
+	 * them. */
+	if (s->test_flip && type == BLOB_DATA && len > 0) {
+		if (buf_reserve(&c->flipped, len) < 0)
+			return CAIRN_ENOMEM;
+		memcpy(c->flipped.data, data, len);
+		c->flipped.data[len / 2] ^= 0x10;
+		data = c->flipped.data;
+	}
 
 	/* A dictionary is for data; trees and lists compress without one.
 	 * saver_train_early may switch it while workers run. */

@@ -71,4 +71,25 @@ echo "garbage" >"$R/config"
 check_exit 1 "malformed config is an error" "$CAIRN" snapshots -r "$R"
 err_has "config object of .* is malformed" "malformed config reported"
 cp "$T/config.bak" "$R/config"
+
+# A faulty writer (bad memory): each data blob has a bit flipped after its
+# id was computed, then is compressed and sealed as usual. The blobs
+# decrypt, but do not match their ids: readers must refuse them, and
+# check --read-data must name them.
+R2=$T/repo-flip
+"$CAIRN" init -q -r "$R2"
+gen_random 8 $((600 * 1024)) "$T/in-flip"
+CAIRN_TEST_WRITER_FLIP=1 check_exit 0 "a backup by the faulty writer (it cannot tell)" \
+	"$CAIRN" backup -r "$R2" --stdin --stdin-name in-flip <"$T/in-flip"
+check_exit 1 "dump of blobs that do not match their ids fails" \
+	"$CAIRN" dump -r "$R2" latest in-flip
+err_has "does not match its id" "the error says the content does not match its id"
+err_has "data blob [0-9a-f]{64} in pack data/[0-9a-f]{2}/[0-9a-f]{64}" "it names the blob and the pack"
+check "nothing was written" test ! -s "$T/last.out"
+mkdir -p "$T/flip-out"
+check_exit 1 "restore of them fails too" "$CAIRN" restore -r "$R2" latest --target "$T/flip-out"
+err_has "does not match its id" "restore says why"
+check "restore wrote no file with their bytes" \
+	sh -c "! cmp -s '$T/flip-out/in-flip' '$T/in-flip' && ! find '$T/flip-out' -type f -size +1k | grep -q ."
+check_exit 1 "check --read-data finds them" "$CAIRN" check -r "$R2" --read-data
 done_testing
