@@ -97,6 +97,21 @@ check_exit 0 "backup while another process writes to the cache" \
 	check_exit 0 "backup after it" "$CAIRN" backup -r "$R" --stdin --stdin-name in4 <"$T/in4"
 	check "the cache read the index file it missed" test "$(cache_files)" = "$(repo_files)"
 	check_exit 0 "check --read-data at the end" "$CAIRN" check -r "$R" --read-data
+
+	# another machine (its own cache) prunes: the index files this cache
+	# recorded are replaced, so the next command here rebuilds it
+	old_files=$(cache_files)
+	CAIRN_CACHE_DIR=$T/other-cache check_exit 0 "forget and prune from another cache" \
+		"$CAIRN" forget -r "$R" --keep-last 1 --group-by host --prune
+	check "prune replaced index files" test "$(repo_files)" != "$old_files"
+	check_exit 0 "a command here after the prune" "$CAIRN" snapshots -v -r "$R"
+	err_has "index cache is stale; rebuilding it" "the stale cache is noticed"
+	check "the rebuilt cache lists the repository's index files" \
+		test "$(cache_files)" = "$(repo_files)"
+	check_exit 0 "dump after the rebuild" "$CAIRN" dump -r "$R" latest in4
+	check "it equals its input" cmp -s "$T/last.out" "$T/in4"
+	check_exit 0 "a command with nothing new to load" "$CAIRN" snapshots -v -r "$R"
+	check "does not rebuild or load anything" sh -c "! grep -q 'stale\|loaded' '$T/last.err'"
 else
 	skip "index cache checks: python3 is missing"
 fi
