@@ -102,8 +102,15 @@ int archiver_store_fd(struct archiver *a, int fd, const char *what, struct node 
 int archiver_store_tree(struct archiver *a, const struct tree *t, uint8_t ret_id[32]);
 
 /* Flushes every pack and index file, then writes the snapshot (filling
- * chunker parameters and summary byte counts); returns its id. */
+ * chunker parameters and summary byte counts); returns its id. The local
+ * cache may still be recording the new blobs: archiver_finish waits for
+ * that, and may come after the repository's lock is released (the
+ * snapshot is stored). Without it, archiver_free drops what the cache was
+ * recording, and the next command reads it from the repository. */
 int archiver_commit(struct archiver *a, struct snapshot *sn, uint8_t ret_id[32]);
+/* After archiver_commit: waits for the cache; a failure there is only
+ * logged as a warning (the repository is complete). */
+void archiver_finish(struct archiver *a);
 
 /* Bytes stored so far (packs written), blobs added. */
 uint64_t archiver_bytes_added(struct archiver *a);

@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "cairn/archiver.h"
 #include "cairn/json.h"
+#include "cairn/lock.h"
 #include "cairn/log.h"
 #include "cairn/repo.h"
 #include "cairn/tarin.h"
@@ -223,6 +224,9 @@ int cmd_import(int argc, char **argv)
 	e = archiver_commit(a, &sn, snap_id);
 	if (e < 0)
 		goto out;
+	lock_release(lk);	/* as backup does */
+	lk = NULL;
+	archiver_finish(a);
 	print_summary(snap_id, &sn, &ts, (double)(time_now_ns() - t0) / 1e9);
 out:
 	archiver_free(a);

@@ -763,11 +763,15 @@ int archiver_commit(struct archiver *a, struct snapshot *sn, uint8_t ret_id[32])
 	if (e == 0)
 		e = repo_file_save(a->repo, REPO_FILE_SNAPSHOT, b.data, b.len, ret_id);
 	buf_free(&b);
-	/* the cache records the new blobs while the snapshot is stored */
-	if (e == 0 && saver_flush_commit(a->saver) < 0)
+	return e;
+}
+
+void archiver_finish(struct archiver *a)
+{
+	/* the cache recorded the new blobs while the snapshot was stored */
+	if (saver_flush_commit(a->saver) < 0)
 		log_warn("the local index cache did not record this backup's blobs; "
 			 "the next command reads them from the repository");
-	return e;
 }
 
 uint64_t archiver_bytes_added(struct archiver *a)
