@@ -729,7 +729,7 @@ static int id_cmp(const void *a, const void *b)
 static int sync_check_cb(void *arg, const uint8_t id[32])
 {
 	struct sync_state *s = arg;
-	if (!bsearch(id, s->listed, s->n_listed, 32, id_cmp)) {
+	if (!s->n_listed || !bsearch(id, s->listed, s->n_listed, 32, id_cmp)) {
 		s->stale = 1;
 		return 1;
 	}
