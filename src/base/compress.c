@@ -39,6 +39,7 @@ static int zdict_make(const void *data, size_t len, int level, int fast, struct 
 	if (level > 0 && fast && level <= 3) {
 		ZSTD_compressionParameters cp = ZSTD_getCParams(level, 0, len);
 		cp.strategy = ZSTD_fast;
+		cp.minMatch = 6;	/* compress.h: 10 % faster, 1 % more output */
 		z->cdict = ZSTD_createCDict_advanced(data, len, ZSTD_dlm_byCopy, ZSTD_dct_auto, cp,
 						     ZSTD_defaultCMem);
 	} else if (level > 0) {
