@@ -54,7 +54,7 @@ struct backend_ops {
 	/* Optional: a hint that [off, off + len) of name will be read soon,
 	 * so the backend may start reading it now (S3: in the background).
 	 * Never fails; the later get reports any error. NULL: no read-ahead. */
-	void (*prefetch)(void *impl, const char *name, uint64_t off, size_t len);
+	void (*prefetch)(void *impl, const char *name, uint64_t off, size_t len, uint64_t size);
 	/* Optional: put, when the caller already knows the SHA-256 of the
 	 * object's bytes (a pack's or an index file's name is that hash), so
 	 * a backend that sends the hash (S3's x-amz-content-sha256) need not
@@ -190,12 +190,14 @@ static inline int backend_can_prefetch(const struct backend *b)
 	return b->ops->prefetch != NULL;
 }
 
-/* Hints that [off, off + len) of name will be read soon; does nothing on
- * backends without read-ahead. */
-static inline void backend_prefetch(struct backend *b, const char *name, uint64_t off, size_t len)
+/* Hints that [off, off + len) of name will be read soon; size is the
+ * object's whole size when known (0: not known), which spares a remote
+ * backend a request for it. Does nothing on backends without read-ahead. */
+static inline void backend_prefetch(struct backend *b, const char *name, uint64_t off, size_t len,
+				    uint64_t size)
 {
 	if (b->ops->prefetch)
-		b->ops->prefetch(b->impl, name, off, len);
+		b->ops->prefetch(b->impl, name, off, len, size);
 }
 
 /* backend_putv for an object whose bytes have the SHA-256 sha256. */

@@ -22,6 +22,7 @@ struct index_loc {
 	uint64_t offset;
 	uint32_t length;
 	uint32_t raw_length;
+	uint64_t pack_size;	/* of the whole pack */
 };
 
 /* Opens (creating) the database at path. CAIRN_EIO when SQLite fails. */

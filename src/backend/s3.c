@@ -1139,9 +1139,9 @@ static struct s3_cached *s3_cache_make_room(struct s3 *s, uint64_t need,
 /* Claims a whole-object entry for name (size: its size, 0 if unknown),
  * evicting least recently used idle entries so that the entries' known
  * bytes, with this one, stay within s->cache_bytes (an object of unknown
- * size is counted once loaded: s3_cache_fill trims then, so up to one
- * object per loader may be over). NULL when that is not possible now.
- * Under cache_mu. */
+ * size is counted once s3_cache_fill has its size, and room made then;
+ * the readers' hints give the size of a pack from the index, so that is
+ * rare). NULL when that is not possible now. Under cache_mu. */
 static struct s3_cached *s3_cache_claim_whole(struct s3 *s, const char *name, uint64_t size)
 {
 	int full;
@@ -1199,6 +1199,14 @@ static void s3_cache_fill(struct s3 *s, struct s3_cached *c, uint64_t size)
 		/* a pack as large as that: its readers read ranges themselves */
 		if (e == 0 && size > S3_CACHE_OBJECT_MAX)
 			cached = 0;
+		if (e == 0 && cached) {
+			/* counted from now on, not once loaded */
+			int full;
+			pthread_mutex_lock(&s->cache_mu);
+			c->hint_size = size;
+			s3_cache_make_room(s, 0, c, &full);
+			pthread_mutex_unlock(&s->cache_mu);
+		}
 	}
 	sink.max = want ? want : (size_t)size;
 	if (e == 0 && cached)
@@ -1346,7 +1354,7 @@ static int s3_cache_read(struct s3 *s, const char *name, uint64_t off, size_t le
  * thread; a hinted range of another is read on its own, ahead, by a
  * loader. Hints that find no idle entry are dropped: the read then goes
  * to S3 when it comes. */
-static void s3_prefetch(void *impl, const char *name, uint64_t off, size_t len)
+static void s3_prefetch(void *impl, const char *name, uint64_t off, size_t len, uint64_t size)
 {
 	struct s3 *s = impl;
 	if (!len || strlen(name) >= S3_NAME_MAX)
@@ -1361,6 +1369,8 @@ static void s3_prefetch(void *impl, const char *name, uint64_t off, size_t len)
 		goto out;
 	struct s3_hot *h = s3_hot_slot(s, name);
 	h->tick = ++s->tick;
+	if (size)
+		h->size = size;	/* counted from the claim on, and no HEAD */
 	if (++h->hints + h->reads >= S3_HOT_READS && (!h->size || h->size <= S3_CACHE_OBJECT_MAX) &&
 	    (c = s3_cache_claim_whole(s, name, h->size)) != NULL) {
 		h->hints = h->reads = 0;

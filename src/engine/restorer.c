@@ -359,7 +359,7 @@ static void rhint_runs(struct rloader *l, const struct index_loc *locs, const ui
 		uint64_t start, end;
 		size_t k = rread_run(l->reads, i, m, &start, &end);
 		pack_name(l->reads[i].loc.pack_id, name, sizeof(name));
-		backend_prefetch(be, name, start, (size_t)(end - start));
+		backend_prefetch(be, name, start, (size_t)(end - start), l->reads[i].loc.pack_size);
 		i = k;
 	}
 }

@@ -105,7 +105,7 @@ int index_open(const char *path, struct index **ret)
 		sqlite3_stmt **st;
 		const char *sql;
 	} stmts[] = {
-		{ &ix->lookup, "SELECT p.id, b.off, b.len, b.rawlen FROM blobs b JOIN packs p"
+		{ &ix->lookup, "SELECT p.id, b.off, b.len, b.rawlen, p.size FROM blobs b JOIN packs p"
 			       " ON p.pid = b.pid WHERE b.id = ?1 AND b.type = ?2 LIMIT 1" },
 		{ &ix->add_pack, "INSERT OR IGNORE INTO packs(id, size) VALUES(?1, ?2)" },
 		{ &ix->get_pid, "SELECT pid FROM packs WHERE id = ?1" },
@@ -162,6 +162,7 @@ int index_lookup(struct index *ix, unsigned type, const uint8_t id[32], struct i
 			ret->offset = (uint64_t)sqlite3_column_int64(st, 1);
 			ret->length = (uint32_t)sqlite3_column_int64(st, 2);
 			ret->raw_length = (uint32_t)sqlite3_column_int64(st, 3);
+			ret->pack_size = (uint64_t)sqlite3_column_int64(st, 4);
 		}
 		e = 0;
 	} else if (rc == SQLITE_DONE) {
@@ -196,6 +197,7 @@ int index_lookup_many(struct index *ix, unsigned type, const uint8_t (*ids)[32],
 			ret[i].offset = (uint64_t)sqlite3_column_int64(st, 1);
 			ret[i].length = (uint32_t)sqlite3_column_int64(st, 2);
 			ret[i].raw_length = (uint32_t)sqlite3_column_int64(st, 3);
+			ret[i].pack_size = (uint64_t)sqlite3_column_int64(st, 4);
 		} else if (rc != SQLITE_DONE) {
 			e = index_err(ix, "look-up");
 		}

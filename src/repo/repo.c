@@ -662,7 +662,7 @@ void repo_blob_prefetch(struct repo *r, unsigned type, const uint8_t id[32])
 	if (!backend_can_prefetch(r->be) || index_lookup(r->ix, type, id, &loc) < 0)
 		return;
 	pack_name(loc.pack_id, name, sizeof(name));
-	backend_prefetch(r->be, name, loc.offset, loc.length);
+	backend_prefetch(r->be, name, loc.offset, loc.length, loc.pack_size);
 }
 
 int repo_pack_header(struct repo *r, const uint8_t pack_id[32], uint64_t pack_size,

@@ -315,6 +315,9 @@ check "spill: the dump equals" cmp -s "$T/last.out" "$T/sv4"
 err_has "spill file" "spill: packs went to the spill file"
 spill=$(whole_loads_max "$T/last.err")
 check "spill: every pack is loaded whole at most once ($spill)" test "$spill" -le 1
+heads=$(grep -c 's3: HEAD [^ ]*/data/' "$T/last.err")
+check "spill: the read-ahead knows each pack's size from the index: no HEAD of a pack ($heads)" \
+	test "$heads" -eq 0
 check_exit 1 "spill: a bad -o s3.cache-mb is refused" "$CAIRN" snapshots -r "$RS" -o s3.cache-mb=0
 err_has "s3.cache-mb must be" "spill: the bad value is explained"
 
