@@ -44,9 +44,9 @@ int zdict_new(const void *data, size_t len, int level, struct zdict **ret);
  * 4 KiB chunks of the benchmark's pg_dump0 with a dictionary, zstd -3, on
  * one core: the fast strategy 164 -> 181 MB/s, output 35.0 -> 36.0 % of
  * the input; then 6-byte matches 190 -> 210 MB/s (best of 5), output
- * 36.5 -> 36.9 % (7 bytes: 38.9 %). For the early dictionary of a first backup, which
- * compresses all of its input (saver.c); the data it compresses
- * decompresses like any other. */
+ * 36.5 -> 36.9 % (7 bytes: 38.9 %). For the early dictionary of a first
+ * backup, which compresses all of its input (saver.c); the data it
+ * compresses decompresses like any other. */
 int zdict_new_fast(const void *data, size_t len, int level, struct zdict **ret);
 void zdict_free(struct zdict *z);
 /* 1 when z can compress (it was made with a level > 0). */
